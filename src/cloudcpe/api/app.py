@@ -1,0 +1,47 @@
+"""The application factory of `cloudcpe serve`: API + (by default) an LCM worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cloudcpe import __version__
+from cloudcpe.api import errors
+from cloudcpe.api.product import catalog, inventory, lcm
+from cloudcpe.lcm.engine import Worker
+from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.store.db import SessionFactory
+
+DESCRIPTION = """Cloud CPE orchestrator. Every endpoint needs `Authorization: Bearer <token>`
+(create one with `cloudcpe token create`). Operator tokens see every tenant; a tenant token
+sees only its tenant's objects (another tenant's id answers 404). Errors are
+`application/problem+json`. Lifecycle operations answer 202 with a `Location` header to the
+operation, whose `operation_state` moves PROCESSING -> COMPLETED (or FAILED_TEMP, then
+retry / rollback / fail)."""
+
+
+def create_app(factory: SessionFactory, hosts: HostGateway | None, *,
+               run_worker: bool = True, lease_seconds: float = 30.0) -> FastAPI:
+    worker = Worker(factory, hosts, lease_seconds=lease_seconds) if (
+        run_worker and hosts is not None) else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+
+    app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.session_factory = factory
+    app.state.worker = worker
+    errors.install(app)
+    for module in (inventory, catalog, lcm):
+        app.include_router(module.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,1 @@
+"""The product API under /api/v1."""

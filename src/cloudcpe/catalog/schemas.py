@@ -1,0 +1,47 @@
+"""API schemas of the catalog: functions and network service descriptors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloudcpe.inventory.schemas import Name
+
+
+class FunctionPublic(BaseModel):
+    name: str
+    description: str
+    params_schema: dict[str, Any]
+
+
+class ChainElement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Name
+    function: str = Field(description="a function of the catalog: firewall, nat, router, ...")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class NsDescriptorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Name
+    version: str = Field("1.0", min_length=1, max_length=31)
+    description: str = Field("", max_length=500)
+    tenant_id: str | None = Field(
+        None, description="operators: omit to publish for every tenant; tenants: their own")
+    chain: list[ChainElement] = Field(min_length=1, description="functions in order, LAN to WAN")
+
+
+class NsDescriptorPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str | None
+    name: str
+    version: str
+    description: str
+    chain: list[dict[str, Any]]
+    created_at: datetime

@@ -1,0 +1,24 @@
+"""Function kinds: how each kind of network function is realised on a Linux NFVI host.
+
+A kind is one small module that registers itself with its parameter schema and its
+realisation (nftables rules, routes, sysctls). Adding a kind never touches the LCM.
+"""
+
+from cloudcpe.functions.base import (
+    FunctionContext,
+    FunctionKind,
+    Realisation,
+    all_kinds,
+    get_kind,
+    register,
+)
+from cloudcpe.functions import firewall, nat, router  # noqa: F401  (register themselves)
+
+__all__ = [
+    "FunctionContext",
+    "FunctionKind",
+    "Realisation",
+    "all_kinds",
+    "get_kind",
+    "register",
+]

@@ -1,0 +1,81 @@
+"""API schemas of the inventory: tenants, sites, devices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+             description="lower-case letters, digits and dashes")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TenantCreate(_In):
+    name: str = Name
+    description: str = Field("", max_length=500)
+
+
+class TenantPublic(_Out):
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+
+
+class SiteCreate(_In):
+    name: str = Name
+    tenant_id: str | None = Field(None, description="required for operator tokens")
+    kind: Literal["on_premise", "cloud"] = "on_premise"
+    lan_prefix: IPv4Network = Field(description="the site LAN, e.g. 192.168.10.0/24")
+    description: str = Field("", max_length=500)
+
+
+class SitePublic(_Out):
+    id: str
+    tenant_id: str
+    name: str
+    kind: str
+    lan_prefix: str
+    description: str
+    created_at: datetime
+
+
+class DeviceCreate(_In):
+    name: str = Name
+    serial: str = Field(min_length=1, max_length=63)
+    site_id: str = Field(description="the site this device serves")
+    model: str = Field("linux-cpe", max_length=63)
+    wan_address: IPv4Interface = Field(description="the site's public address, e.g. 203.0.113.2/24")
+    wan_gateway: IPv4Address
+    lan_port: str = Field("ccpe-lan", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
+    wan_port: str = Field("ccpe-wan", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
+    max_functions: int = Field(8, ge=1, le=64, description="how many functions the device runs")
+    netns: str | None = Field(None, pattern=r"^ccpe-[A-Za-z0-9_.-]{1,59}$",
+                              description="embedded host: the namespace that plays this device")
+
+
+class DevicePublic(_Out):
+    id: str
+    tenant_id: str
+    site_id: str | None
+    name: str
+    serial: str
+    model: str
+    host_key: str
+    wan_address: str
+    wan_gateway: str
+    lan_port: str
+    wan_port: str
+    max_functions: int
+    netns: str | None
+    created_at: datetime

@@ -1,0 +1,140 @@
+"""The LCM worker: claims operations with a lease and runs their steps.
+
+An operation is claimed by setting a lease owner and expiry in a guarded UPDATE, so several
+workers (threads or processes, on one database) never run the same operation, and an
+operation whose worker died is taken over once its lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.lcm.models import LcmOperation, NsInstance
+from cloudcpe.lcm.workflows import StepContext, workflow_of
+from cloudcpe.store.base import utcnow
+from cloudcpe.store.db import SessionFactory, unit_of_work
+
+log = logging.getLogger(__name__)
+RUNNABLE = ("PROCESSING", "ROLLING_BACK")
+
+
+class Worker:
+    def __init__(self, factory: SessionFactory, hosts: HostGateway, *,
+                 lease_seconds: float = 30.0, poll_seconds: float = 1.0) -> None:
+        self.factory = factory
+        self.hosts = hosts
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- running in the background -------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="ccpe-lcm-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wakeup.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_pending()
+            except Exception:  # keep serving; the operation row holds the failure
+                log.exception("worker loop error")
+            self._wakeup.wait(self.poll_seconds)
+            self._wakeup.clear()
+
+    # -- one pass ---------------------------------------------------------------------------
+    def run_pending(self) -> int:
+        """Run every claimable operation; returns how many were run."""
+        count = 0
+        while (op_id := self.claim()) is not None:
+            self.run(op_id)
+            count += 1
+        return count
+
+    def claim(self) -> str | None:
+        now = utcnow()
+        with unit_of_work(self.factory) as s:
+            candidates = s.scalars(
+                select(LcmOperation.id)
+                .where(LcmOperation.operation_state.in_(RUNNABLE),
+                       or_(LcmOperation.lease_expires_at.is_(None),
+                           LcmOperation.lease_expires_at < now))
+                .order_by(LcmOperation.start_time).limit(5)).all()
+            for op_id in candidates:
+                won = s.execute(
+                    update(LcmOperation)
+                    .where(LcmOperation.id == op_id,
+                           LcmOperation.operation_state.in_(RUNNABLE),
+                           or_(LcmOperation.lease_expires_at.is_(None),
+                               LcmOperation.lease_expires_at < now))
+                    .values(lease_owner=self.name, lease_expires_at=now + self.lease)
+                    .execution_options(synchronize_session=False))
+                if won.rowcount == 1:  # type: ignore[attr-defined]
+                    return op_id
+        return None
+
+    def run(self, op_id: str) -> None:
+        ctx = StepContext(self.factory, self.hosts, op_id)
+        while True:
+            with unit_of_work(self.factory) as s:
+                op = s.get_one(LcmOperation, op_id)
+                workflow, prefix = workflow_of(op)
+                pending = [(n, f) for n, f in workflow.steps if prefix + n not in op.steps_done]
+                if not pending:
+                    self._complete(op, s.get_one(NsInstance, op.ns_instance_id), workflow)
+                    return
+                name, step = pending[0]
+                op.current_step = prefix + name
+                op.lease_expires_at = utcnow() + self.lease
+            try:
+                step(ctx)
+            except Exception as exc:
+                self._fail(op_id, prefix + name, exc)
+                return
+            with unit_of_work(self.factory) as s:
+                op = s.get_one(LcmOperation, op_id)
+                op.steps_done = [*op.steps_done, prefix + name]
+
+    def _complete(self, op: LcmOperation, ns: NsInstance, workflow: object) -> None:
+        from cloudcpe.lcm.workflows import Workflow
+
+        assert isinstance(workflow, Workflow)
+        if workflow.ns_state_after:
+            ns.ns_state = workflow.ns_state_after
+        op.operation_state = workflow.final_state
+        op.state_entered_time = utcnow()
+        op.current_step = None
+        op.lease_owner = op.lease_expires_at = None
+        log.info("operation %s %s -> %s", op.id, op.operation, op.operation_state)
+
+    def _fail(self, op_id: str, step: str, exc: Exception) -> None:
+        from cloudcpe.lcm.workflows import StepFailed
+
+        if not isinstance(exc, StepFailed):
+            log.exception("step %s of operation %s raised", step, op_id)
+        with unit_of_work(self.factory) as s:
+            op = s.get_one(LcmOperation, op_id)
+            op.operation_state = "FAILED_TEMP"
+            op.state_entered_time = utcnow()
+            op.error = {"status": 500, "title": f"step {step!r} failed", "detail": str(exc)}
+            op.lease_owner = op.lease_expires_at = None
+        log.warning("operation %s FAILED_TEMP at %s: %s", op_id, step, exc)

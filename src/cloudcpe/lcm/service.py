@@ -1,0 +1,187 @@
+"""NS instance services: create, read, delete, and request LCM operations.
+
+Requests only record a durable `LcmOperation` (PROCESSING); a worker runs it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloudcpe.auth.principal import Principal
+from cloudcpe.catalog.models import NsDescriptor
+from cloudcpe.catalog.service import get_descriptor, validate_params
+from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
+from cloudcpe.inventory.service import get_site
+from cloudcpe.lcm.models import LcmOperation, NsInstance, VnfInstance
+from cloudcpe.lcm.schemas import OPEN_STATES, NsInstanceCreate, NsInstancePublic, UpdateRequest
+from cloudcpe.placement.service import choose_host
+from cloudcpe.store.base import utcnow
+
+
+def effective_chain(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """The descriptor's chain with the instance's parameter overrides merged in."""
+    return [{**el, "params": {**el.get("params", {}), **overrides.get(el["name"], {})}}
+            for el in nsd.chain]
+
+
+def _check_overrides(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]) -> None:
+    names = {el["name"] for el in nsd.chain}
+    errors = [FieldError(["body", "vnf_params", name], f"the chain has no function {name!r}; "
+                         f"it has {sorted(names)}") for name in overrides if name not in names]
+    for el in effective_chain(nsd, overrides):
+        if el["name"] in overrides:
+            errors += validate_params(el["function"], el["params"],
+                                      ["body", "vnf_params", el["name"]])
+    if errors:
+        raise Invalid(errors)
+
+
+def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate) -> NsInstance:
+    try:
+        site = get_site(session, who, data.site_id)
+    except NotFound:
+        raise Invalid.at(["body", "site_id"], "no such site") from None
+    try:
+        nsd = get_descriptor(session, who, data.nsd_id)
+    except NotFound:
+        raise Invalid.at(["body", "nsd_id"], "no such NS descriptor") from None
+    if nsd.tenant_id not in (None, site.tenant_id):
+        raise Invalid.at(["body", "nsd_id"], "descriptor belongs to another tenant")
+    _check_overrides(nsd, data.vnf_params)
+    ns = NsInstance(tenant_id=site.tenant_id, site_id=site.id, nsd_id=nsd.id, name=data.name,
+                    description=data.description, key=secrets.token_hex(3),
+                    vnf_params=data.vnf_params)
+    session.add(ns)
+    session.flush()
+    _located(lambda: choose_host(session, site, len(nsd.chain), ns.id), "body")
+    return ns
+
+
+def _located(check: Any, where: str) -> Any:
+    """Re-root a domain Invalid raised deeper down at the request part it came from."""
+    try:
+        return check()
+    except Invalid as exc:
+        raise Invalid([FieldError([where, *e.loc], e.msg) for e in exc.errors]) from None
+
+
+def list_ns_instances(session: Session, who: Principal) -> list[NsInstance]:
+    stmt = who.scoped(select(NsInstance).order_by(NsInstance.created_at), NsInstance.tenant_id)
+    return list(session.scalars(stmt))
+
+
+def get_ns_instance(session: Session, who: Principal, ns_id: str) -> NsInstance:
+    ns = session.get(NsInstance, ns_id)
+    if ns is None or not who.can_see(ns.tenant_id):
+        raise NotFound("NS instance", ns_id)
+    return ns
+
+
+def vnf_instances(session: Session, ns: NsInstance) -> list[VnfInstance]:
+    stmt = select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id)
+    return list(session.scalars(stmt.order_by(VnfInstance.position)))
+
+
+def present(session: Session, ns: NsInstance) -> NsInstancePublic:
+    return NsInstancePublic.model_validate(
+        {**{c: getattr(ns, c) for c in NsInstancePublic.model_fields if c != "vnf_instances"},
+         "vnf_instances": vnf_instances(session, ns)}, from_attributes=True)
+
+
+def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
+    ns = get_ns_instance(session, who, ns_id)
+    if ns.ns_state != "NOT_INSTANTIATED" or _open_operation(session, ns):
+        raise Conflict("only a NOT_INSTANTIATED NS instance with no open operation can be deleted")
+    session.delete(ns)
+
+
+def _open_operation(session: Session, ns: NsInstance) -> LcmOperation | None:
+    return session.scalar(select(LcmOperation).where(
+        LcmOperation.ns_instance_id == ns.id, LcmOperation.operation_state.in_(OPEN_STATES)))
+
+
+def _new_operation(session: Session, ns: NsInstance, operation: str,
+                   params: dict[str, Any]) -> LcmOperation:
+    busy = _open_operation(session, ns)
+    if busy is not None:
+        raise Conflict(f"NS instance has an open {busy.operation} operation {busy.id} "
+                       f"({busy.operation_state}); retry, roll back or fail it first")
+    op = LcmOperation(tenant_id=ns.tenant_id, ns_instance_id=ns.id, operation=operation,
+                      operation_state="PROCESSING", operation_params=params)
+    session.add(op)
+    session.flush()
+    return op
+
+
+def instantiate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
+    ns = get_ns_instance(session, who, ns_id)
+    if ns.ns_state != "NOT_INSTANTIATED":
+        raise Conflict(f"NS instance is {ns.ns_state}")
+    nsd = session.get_one(NsDescriptor, ns.nsd_id)
+    site = get_site(session, who, ns.site_id)
+    _located(lambda: choose_host(session, site, len(nsd.chain), ns.id), "body")
+    return _new_operation(session, ns, "INSTANTIATE", {})
+
+
+def terminate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
+    ns = get_ns_instance(session, who, ns_id)
+    if ns.ns_state != "INSTANTIATED":
+        raise Conflict(f"NS instance is {ns.ns_state}")
+    return _new_operation(session, ns, "TERMINATE", {})
+
+
+def update(session: Session, who: Principal, ns_id: str, data: UpdateRequest) -> LcmOperation:
+    ns = get_ns_instance(session, who, ns_id)
+    if ns.ns_state != "INSTANTIATED":
+        raise Conflict(f"NS instance is {ns.ns_state}")
+    nsd = session.get_one(NsDescriptor, ns.nsd_id)
+    _check_overrides(nsd, data.vnf_params)
+    return _new_operation(session, ns, "UPDATE", {"vnf_params": data.vnf_params})
+
+
+def list_operations(session: Session, who: Principal, ns_id: str | None = None
+                    ) -> list[LcmOperation]:
+    stmt = who.scoped(select(LcmOperation), LcmOperation.tenant_id)
+    if ns_id:
+        stmt = stmt.where(LcmOperation.ns_instance_id == ns_id)
+    return list(session.scalars(stmt.order_by(LcmOperation.start_time)))
+
+
+def get_operation(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    op = session.get(LcmOperation, op_id)
+    if op is None or not who.can_see(op.tenant_id):
+        raise NotFound("LCM operation", op_id)
+    return op
+
+
+def _transition(op: LcmOperation, allowed_from: str, to: str, action: str) -> LcmOperation:
+    if op.operation_state != allowed_from:
+        raise Conflict(f"cannot {action} an operation in state {op.operation_state}; "
+                       f"only from {allowed_from}")
+    op.operation_state = to
+    op.state_entered_time = utcnow()
+    op.lease_owner = None
+    op.lease_expires_at = None
+    return op
+
+
+def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "PROCESSING", "retry")
+    op.error = None
+    return op
+
+
+def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    op = get_operation(session, who, op_id)
+    if op.operation == "TERMINATE":
+        raise Conflict("a TERMINATE cannot be rolled back; retry it instead")
+    return _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
+
+
+def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")

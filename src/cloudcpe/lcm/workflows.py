@@ -1,0 +1,167 @@
+"""LCM workflows as small named steps. Each step is resumable: a retry skips the steps an
+operation has already finished, and re-running a step converges rather than duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloudcpe.inventory.models import Device, Site
+from cloudcpe.lcm.hosts import HostGateway, descriptor_of, render_document
+from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.lcm.service import effective_chain
+from cloudcpe.nfvi.model import HostDesiredState, ObservedState
+from cloudcpe.placement.service import choose_host
+from cloudcpe.store.db import SessionFactory, unit_of_work
+
+
+class StepFailed(Exception):
+    """A step could not complete; the operation goes to FAILED_TEMP with this reason."""
+
+
+@dataclass
+class StepContext:
+    factory: SessionFactory
+    hosts: HostGateway
+    op_id: str
+
+    def load(self, session: Session) -> tuple[LcmOperation, NsInstance]:
+        op = session.get_one(LcmOperation, self.op_id)
+        return op, session.get_one(NsInstance, op.ns_instance_id)
+
+
+Step = Callable[[StepContext], None]
+
+
+def _touch_hosts(op: LcmOperation, host_ids: list[str]) -> None:
+    known = list(op.rollback_data.get("hosts", []))
+    op.rollback_data = {**op.rollback_data, "hosts": sorted(set(known) | set(host_ids))}
+
+
+def place(ctx: StepContext) -> None:
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        if s.scalar(select(VnfInstance.id).where(VnfInstance.ns_instance_id == ns.id)):
+            return  # placed by an earlier attempt of this operation
+        chain = effective_chain(descriptor_of(s, ns), ns.vnf_params)
+        try:
+            device = choose_host(s, s.get_one(Site, ns.site_id), len(chain), ns.id)
+        except Exception as exc:
+            raise StepFailed(str(exc)) from exc
+        for i, el in enumerate(chain):
+            s.add(VnfInstance(ns_instance_id=ns.id, host_id=device.id, position=i,
+                              name=el["name"], function=el["function"],
+                              key=_unique_key(s, device), params=el["params"]))
+        _touch_hosts(op, [device.id])
+
+
+def _unique_key(s: Session, device: Device) -> str:
+    import secrets
+
+    while True:
+        key = secrets.token_hex(4)
+        clash = select(VnfInstance.id).where(VnfInstance.host_id == device.id,
+                                             VnfInstance.key == key)
+        if not s.scalar(clash):
+            return key
+
+
+def release(ctx: StepContext) -> None:
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        vnfs = list(s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id)))
+        _touch_hosts(op, [v.host_id for v in vnfs])
+        for v in vnfs:
+            s.delete(v)
+
+
+def modify(ctx: StepContext) -> None:
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        new: dict[str, dict[str, Any]] = op.operation_params["vnf_params"]
+        vnfs = {v.name: v for v in s.scalars(
+            select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))}
+        if "previous" not in op.rollback_data:
+            op.rollback_data = {**op.rollback_data, "previous": ns.vnf_params}
+        ns.vnf_params = {**ns.vnf_params, **new}
+        chain = {el["name"]: el for el in effective_chain(descriptor_of(s, ns), ns.vnf_params)}
+        for name in new:
+            vnfs[name].params = chain[name]["params"]
+        _touch_hosts(op, sorted({v.host_id for v in vnfs.values()}))
+
+
+def restore(ctx: StepContext) -> None:
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        if "previous" not in op.rollback_data:
+            return
+        ns.vnf_params = op.rollback_data["previous"]
+        chain = {el["name"]: el for el in effective_chain(descriptor_of(s, ns), ns.vnf_params)}
+        for v in s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id)):
+            v.params = chain[v.name]["params"]
+
+
+def render(ctx: StepContext) -> None:
+    with unit_of_work(ctx.factory) as s:
+        op, _ = ctx.load(s)
+        for host_id in op.rollback_data.get("hosts", []):
+            render_document(s, s.get_one(Device, host_id))
+
+
+def apply(ctx: StepContext) -> None:
+    """Deliver each touched host's document and check this service's functions on it."""
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        targets = [(s.get_one(Device, h), s.get_one(HostDocument, h))
+                   for h in op.rollback_data.get("hosts", [])]
+        names = {v.id: v.name for v in s.scalars(
+            select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))}
+    problems: list[str] = []
+    for device, doc in targets:
+        # no transaction is held while the host works
+        observed = ctx.hosts.converge(device, HostDesiredState.model_validate(doc.desired))
+        _record(ctx, device.id, observed)
+        problems += [f"device {device.name!r}: {e}" for e in observed.errors]
+        problems += [f"function {names[f.owner]!r} on device {device.name!r} is {f.state}: "
+                     f"{f.reason or 'no reason given'}" for f in observed.failures_of(set(names))]
+    if problems:
+        raise StepFailed("; ".join(problems))
+
+
+def _record(ctx: StepContext, host_id: str, observed: ObservedState) -> None:
+    with unit_of_work(ctx.factory) as s:
+        s.get_one(HostDocument, host_id).observed = observed.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    steps: list[tuple[str, Step]]
+    final_state: str
+    ns_state_after: str | None = None  # the NS state once the workflow completes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+FORWARD: dict[str, Workflow] = {
+    "INSTANTIATE": Workflow([("place", place), ("render", render), ("apply", apply)],
+                            "COMPLETED", "INSTANTIATED"),
+    "UPDATE": Workflow([("modify", modify), ("render", render), ("apply", apply)], "COMPLETED"),
+    "TERMINATE": Workflow([("release", release), ("render", render), ("apply", apply)],
+                          "COMPLETED", "NOT_INSTANTIATED"),
+}
+ROLLBACK: dict[str, Workflow] = {
+    "INSTANTIATE": Workflow([("release", release), ("render", render), ("apply", apply)],
+                            "ROLLED_BACK", "NOT_INSTANTIATED"),
+    "UPDATE": Workflow([("restore", restore), ("render", render), ("apply", apply)],
+                       "ROLLED_BACK"),
+}
+
+
+def workflow_of(op: LcmOperation) -> tuple[Workflow, str]:
+    """The workflow an operation runs now, and the prefix its finished steps are recorded with."""
+    if op.operation_state == "ROLLING_BACK":
+        return ROLLBACK[op.operation], "rollback:"
+    return FORWARD[op.operation], ""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 engine and sessions, Alembic migrations."""
