@@ -4,8 +4,8 @@
 #   make demo       setup, then build the lab on this machine and run a service through it
 #   make demo-down  tear the demo lab down
 #   make lint       ruff check, ruff format --check, mypy
-#   make test       setup, lint, pytest on SQLite (all tests), then pytest on a throwaway
-#                   PostgreSQL (scripts/postgres.sh; tests not marked "kernel")
+#   make test       setup, lint, pytest on SQLite, then the same suite on a throwaway
+#                   PostgreSQL (scripts/postgres.sh)
 #   make bench      run every bench/*.py
 #   make clean      caches, build leftovers, bench/out, the throwaway PostgreSQL
 #                   (data/ and artifacts/ are left alone)
@@ -37,7 +37,7 @@ test: setup lint
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-postgres
 
-# SQLite: the embedded default. The whole suite, kernel tests included.
+# SQLite: the embedded default. The whole suite, kernel tests included (as on PostgreSQL).
 test-sqlite:
 	@echo "==> pytest, database: SQLite (a temporary file per test session)"
 	env -u CLOUDCPE_TEST_DATABASE_URL $(VENV)/bin/pytest -q -rs $(PYTEST_ARGS)
@@ -48,8 +48,8 @@ test-postgres:
 	@trap 'bash scripts/postgres.sh stop' EXIT INT TERM; \
 	bash scripts/postgres.sh start || exit 1; \
 	url=$$(bash scripts/postgres.sh url); \
-	echo "==> pytest -m 'not kernel', database: PostgreSQL $$url"; \
-	CLOUDCPE_TEST_DATABASE_URL="$$url" $(VENV)/bin/pytest -q -rs -m "not kernel" $(PYTEST_ARGS)
+	echo "==> pytest, database: PostgreSQL $$url"; \
+	CLOUDCPE_TEST_DATABASE_URL="$$url" $(VENV)/bin/pytest -q -rs $(PYTEST_ARGS)
 
 bench: setup
 	@set -e; shopt -s nullglob; files=(bench/*.py); \

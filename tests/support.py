@@ -19,36 +19,70 @@ def create_tenant(client: TestClient, operator: dict[str, str], name: str) -> di
     return ok(client.post("/api/v1/tenants", json={"name": name}, headers=operator), 201)  # type: ignore[no-any-return]
 
 
-def create_site(client: TestClient, headers: dict[str, str], tenant_id: str | None, name: str,
-                lan_prefix: str = LAN) -> dict[str, Any]:
+def create_site(
+    client: TestClient,
+    headers: dict[str, str],
+    tenant_id: str | None,
+    name: str,
+    lan_prefix: str = LAN,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "lan_prefix": lan_prefix}
     if tenant_id:
         body["tenant_id"] = tenant_id
     return ok(client.post("/api/v1/sites", json=body, headers=headers), 201)  # type: ignore[no-any-return]
 
 
-def create_device(client: TestClient, operator: dict[str, str], site_id: str, name: str,
-                  netns: str | None = None, **extra: Any) -> dict[str, Any]:
-    body = {"name": name, "serial": f"SN-{name}", "site_id": site_id,
-            "wan_address": "203.0.113.2/24", "wan_gateway": "203.0.113.1", "netns": netns,
-            **extra}
+def create_device(
+    client: TestClient,
+    operator: dict[str, str],
+    site_id: str,
+    name: str,
+    netns: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "serial": f"SN-{name}",
+        "site_id": site_id,
+        "wan_address": "203.0.113.2/24",
+        "wan_gateway": "203.0.113.1",
+        "netns": netns,
+        **extra,
+    }
     return ok(client.post("/api/v1/devices", json=body, headers=operator), 201)  # type: ignore[no-any-return]
 
 
-FIREWALL = {"rules": [{"action": "deny", "protocol": "tcp", "dst_ports": [8080]},
-                      {"action": "allow", "src": LAN}]}
+FIREWALL = {
+    "rules": [
+        {"action": "deny", "protocol": "tcp", "dst_ports": [8080]},
+        {"action": "allow", "src": LAN},
+    ]
+}
 
 
-def create_nsd(client: TestClient, headers: dict[str, str], name: str = "secure-internet",
-               chain: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    chain = chain or [{"name": "fw", "function": "firewall", "params": FIREWALL},
-                      {"name": "nat", "function": "nat"}]
-    return ok(client.post("/api/v1/ns_descriptors", json={"name": name, "chain": chain},  # type: ignore[no-any-return]
-                          headers=headers), 201)
+def create_nsd(
+    client: TestClient,
+    headers: dict[str, str],
+    name: str = "secure-internet",
+    chain: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    chain = chain or [
+        {"name": "fw", "function": "firewall", "params": FIREWALL},
+        {"name": "nat", "function": "nat"},
+    ]
+    return ok(
+        client.post(
+            "/api/v1/ns_descriptors",
+            json={"name": name, "chain": chain},  # type: ignore[no-any-return]
+            headers=headers,
+        ),
+        201,
+    )
 
 
-def wait_operation(client: TestClient, headers: dict[str, str], op_id: str,
-                   timeout: float = 20.0) -> dict[str, Any]:
+def wait_operation(
+    client: TestClient, headers: dict[str, str], op_id: str, timeout: float = 20.0
+) -> dict[str, Any]:
     """Poll an operation until it leaves PROCESSING / ROLLING_BACK."""
     deadline = time.monotonic() + timeout
     while True:

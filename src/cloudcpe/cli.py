@@ -10,8 +10,11 @@ from rich.console import Console
 
 from cloudcpe.config import Settings
 
-app = typer.Typer(help="cloudcpe: a Cloud CPE / distributed-cloud orchestrator.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="cloudcpe: a Cloud CPE / distributed-cloud orchestrator.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -31,8 +34,9 @@ def serve(
 
     from cloudcpe.runtime import build
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings()
     runtime = build(settings, run_worker=worker)
     console.print(f"database: {_safe(settings.effective_database_url)}")
@@ -52,8 +56,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="who or what the token is for")],
-    tenant: Annotated[str | None, typer.Option(help="scope the token to this tenant (name)")
-                      ] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="scope the token to this tenant (name)")
+    ] = None,
 ) -> None:
     """Create an API token: an operator token, or with --tenant one scoped to that tenant.
     The token is printed once; only its hash is stored."""
@@ -77,8 +82,7 @@ def token_create(
 
 @app.command()
 def demo(
-    down: Annotated[bool, typer.Option("--down", help="remove everything the demo made")
-                    ] = False,
+    down: Annotated[bool, typer.Option("--down", help="remove everything the demo made")] = False,
 ) -> None:
     """Build a small lab on this machine and run a real service through it: a tenant 'acme',
     site 'acme-hq' with a CPE device, a LAN host and an internet host; order 'secure-internet'
@@ -98,3 +102,5 @@ def _safe(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
     return url
+if __name__ == "__main__":
+    app()

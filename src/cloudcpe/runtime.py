@@ -25,6 +25,7 @@ def build(settings: Settings, *, run_worker: bool = True, migrate: bool = True) 
     if migrate:
         upgrade(url)
     factory = make_session_factory(make_engine(url))
-    app = create_app(factory, EmbeddedHosts(), run_worker=run_worker,
-                     lease_seconds=settings.lease_seconds)
+    app = create_app(
+        factory, EmbeddedHosts(), run_worker=run_worker, lease_seconds=settings.lease_seconds
+    )
     return Runtime(settings, factory, app)

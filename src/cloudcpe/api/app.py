@@ -22,10 +22,18 @@ operation, whose `operation_state` moves PROCESSING -> COMPLETED (or FAILED_TEMP
 retry / rollback / fail)."""
 
 
-def create_app(factory: SessionFactory, hosts: HostGateway | None, *,
-               run_worker: bool = True, lease_seconds: float = 30.0) -> FastAPI:
-    worker = Worker(factory, hosts, lease_seconds=lease_seconds) if (
-        run_worker and hosts is not None) else None
+def create_app(
+    factory: SessionFactory,
+    hosts: HostGateway | None,
+    *,
+    run_worker: bool = True,
+    lease_seconds: float = 30.0,
+) -> FastAPI:
+    worker = (
+        Worker(factory, hosts, lease_seconds=lease_seconds)
+        if (run_worker and hosts is not None)
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -37,8 +45,7 @@ def create_app(factory: SessionFactory, hosts: HostGateway | None, *,
             if worker:
                 worker.stop()
 
-    app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.session_factory = factory
     app.state.worker = worker
     errors.install(app)

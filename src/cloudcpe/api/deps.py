@@ -32,13 +32,14 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(session: SessionDep,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                  ) -> Principal:
+def get_principal(
+    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     principal = resolve(session, creds.credentials) if creds else None
     if principal is None:
-        raise HTTPException(401, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 

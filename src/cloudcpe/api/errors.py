@@ -20,8 +20,12 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _invalid(exc: Invalid) -> JSONResponse:
-    return problem(422, exc.title, exc.detail,
-                   invalid_params=[{"name": e.path(), "reason": e.msg} for e in exc.errors])
+    return problem(
+        422,
+        exc.title,
+        exc.detail,
+        invalid_params=[{"name": e.path(), "reason": e.msg} for e in exc.errors],
+    )
 
 
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
@@ -33,8 +37,10 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldError([str(p) if not isinstance(p, int) else p for p in e["loc"]], e["msg"])
-              for e in exc.errors()]
+    errors = [
+        FieldError([str(p) if not isinstance(p, int) else p for p in e["loc"]], e["msg"])
+        for e in exc.errors()
+    ]
     return _invalid(Invalid(errors))
 
 

@@ -15,5 +15,6 @@ class ApiToken(IdMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # None: an operator token (sees everything); else the tenant it is scoped to
     tenant_id: Mapped[str | None] = mapped_column(
-        ForeignKey("tenant.id", ondelete="CASCADE"), nullable=True, index=True)
+        ForeignKey("tenant.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -9,7 +9,7 @@ from sqlalchemy import Select
 
 from cloudcpe.errors import Forbidden
 
-T = TypeVar("T", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class Principal:
         if not self.is_operator:
             raise Forbidden(f"{action} needs an operator token")
 
-    def scoped(self, stmt: Select[T], tenant_column: Any) -> Select[T]:
+    def scoped(self, stmt: S, tenant_column: Any) -> S:
         """Restrict a query to what this principal may see."""
-        return stmt if self.is_operator else stmt.where(tenant_column == self.tenant_id)
+        return stmt if self.is_operator else stmt.where(tenant_column == self.tenant_id)  # type: ignore[return-value]
 
 
 OPERATOR = Principal(name="system", tenant_id=None)

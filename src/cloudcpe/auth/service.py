@@ -22,15 +22,17 @@ def _hash(token: str) -> str:
 def create_token(session: Session, name: str, tenant: Tenant | None) -> str:
     """Returns the token in clear text; only its hash is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, token_hash=_hash(token),
-                         tenant_id=tenant.id if tenant else None))
+    session.add(
+        ApiToken(name=name, token_hash=_hash(token), tenant_id=tenant.id if tenant else None)
+    )
     session.flush()
     return token
 
 
 def resolve(session: Session, token: str) -> Principal | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token),
-                                                ApiToken.revoked.is_(False)))
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked.is_(False))
+    )
     if row is None:
         return None
     return Principal(name=row.name, tenant_id=row.tenant_id)

@@ -16,7 +16,8 @@ class NsDescriptor(IdMixin, Base):
 
     # None: published by the operator for every tenant; else private to that tenant
     tenant_id: Mapped[str | None] = mapped_column(
-        ForeignKey("tenant.id", ondelete="RESTRICT"), index=True, nullable=True)
+        ForeignKey("tenant.id", ondelete="RESTRICT"), index=True, nullable=True
+    )
     name: Mapped[str] = mapped_column(String(63))
     version: Mapped[str] = mapped_column(String(31), default="1.0")
     description: Mapped[str] = mapped_column(String(500), default="")

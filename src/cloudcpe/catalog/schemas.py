@@ -31,7 +31,8 @@ class NsDescriptorCreate(BaseModel):
     version: str = Field("1.0", min_length=1, max_length=31)
     description: str = Field("", max_length=500)
     tenant_id: str | None = Field(
-        None, description="operators: omit to publish for every tenant; tenants: their own")
+        None, description="operators: omit to publish for every tenant; tenants: their own"
+    )
     chain: list[ChainElement] = Field(min_length=1, description="functions in order, LAN to WAN")
 
 

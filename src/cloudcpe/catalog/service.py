@@ -19,12 +19,15 @@ from cloudcpe.lcm.render import max_chain_length
 
 
 def list_functions() -> list[dict[str, Any]]:
-    return [{"name": k.name, "description": k.description, "params_schema": k.schema()}
-            for k in all_kinds()]
+    return [
+        {"name": k.name, "description": k.description, "params_schema": k.schema()}
+        for k in all_kinds()
+    ]
 
 
-def validate_params(function: str, params: dict[str, Any], loc: Sequence[str | int]
-                    ) -> list[FieldError]:
+def validate_params(
+    function: str, params: dict[str, Any], loc: Sequence[str | int]
+) -> list[FieldError]:
     """Errors of one function's parameters, each located under `loc`."""
     try:
         get_kind(function).parse(params)
@@ -55,17 +58,27 @@ def create_descriptor(session: Session, who: Principal, data: NsDescriptorCreate
     errors = validate_chain(data.chain, ["body", "chain"])
     if errors:
         raise Invalid(errors)
-    tenant_id = None if who.is_operator and data.tenant_id is None else owning_tenant(
-        session, who, data.tenant_id)
-    clash = select(NsDescriptor.id).where(NsDescriptor.name == data.name,
-                                          NsDescriptor.version == data.version,
-                                          NsDescriptor.tenant_id.is_(None) if tenant_id is None
-                                          else NsDescriptor.tenant_id == tenant_id)
+    tenant_id = (
+        None
+        if who.is_operator and data.tenant_id is None
+        else owning_tenant(session, who, data.tenant_id)
+    )
+    clash = select(NsDescriptor.id).where(
+        NsDescriptor.name == data.name,
+        NsDescriptor.version == data.version,
+        NsDescriptor.tenant_id.is_(None)
+        if tenant_id is None
+        else NsDescriptor.tenant_id == tenant_id,
+    )
     if session.scalar(clash):
         raise Conflict(f"descriptor {data.name!r} version {data.version!r} already exists")
-    nsd = NsDescriptor(tenant_id=tenant_id, name=data.name, version=data.version,
-                       description=data.description,
-                       chain=[el.model_dump() for el in data.chain])
+    nsd = NsDescriptor(
+        tenant_id=tenant_id,
+        name=data.name,
+        version=data.version,
+        description=data.description,
+        chain=[el.model_dump() for el in data.chain],
+    )
     session.add(nsd)
     session.flush()
     return nsd
@@ -78,8 +91,9 @@ def _visible(who: Principal) -> Any:
 
 
 def list_descriptors(session: Session, who: Principal) -> list[NsDescriptor]:
-    stmt = select(NsDescriptor).where(_visible(who)).order_by(NsDescriptor.name,
-                                                              NsDescriptor.version)
+    stmt = (
+        select(NsDescriptor).where(_visible(who)).order_by(NsDescriptor.name, NsDescriptor.version)
+    )
     return list(session.scalars(stmt))
 
 

@@ -4,6 +4,7 @@ A kind is one small module that registers itself with its parameter schema and i
 realisation (nftables rules, routes, sysctls). Adding a kind never touches the LCM.
 """
 
+from cloudcpe.functions import firewall, nat, router  # noqa: F401  (register themselves)
 from cloudcpe.functions.base import (
     FunctionContext,
     FunctionKind,
@@ -12,7 +13,6 @@ from cloudcpe.functions.base import (
     get_kind,
     register,
 )
-from cloudcpe.functions import firewall, nat, router  # noqa: F401  (register themselves)
 
 __all__ = [
     "FunctionContext",

@@ -70,8 +70,11 @@ def _rule_expr(r: FirewallRule) -> list[dict[str, Any]]:
     if r.dst_ports:
         ports = [_parse_port_spec(p) for p in r.dst_ports]
         right = [p if isinstance(p, int) else {"range": list(p)} for p in ports]
-        expr.append(nft.match(nft.payload(r.protocol, "dport"),
-                              right[0] if len(right) == 1 else {"set": right}))
+        expr.append(
+            nft.match(
+                nft.payload(r.protocol, "dport"), right[0] if len(right) == 1 else {"set": right}
+            )
+        )
     return expr
 
 
@@ -86,15 +89,26 @@ class Firewall(FunctionKind):
         policy = "accept" if p.default_action == "allow" else "drop"
         cmds = [
             nft.chain(FAMILY, TABLE, CHAIN, hook="forward", prio=0, policy=policy),
-            nft.rule(FAMILY, TABLE, CHAIN,
-                     [nft.ct_state("established", "related"), nft.verdict("accept")]),
+            nft.rule(
+                FAMILY,
+                TABLE,
+                CHAIN,
+                [nft.ct_state("established", "related"), nft.verdict("accept")],
+            ),
             nft.rule(FAMILY, TABLE, CHAIN, [nft.ct_state("invalid"), nft.verdict("drop")]),
         ]
         for i, r in enumerate(p.rules):
             verdict = "accept" if r.action == "allow" else "drop"
-            cmds.append(nft.rule(FAMILY, TABLE, CHAIN,
-                                 [*_rule_expr(r), nft.counter(), nft.verdict(verdict)],
-                                 comment=f"rule {i}"))
-        cmds.append(nft.rule(FAMILY, TABLE, CHAIN, [nft.counter(), nft.verdict(policy)],
-                             comment="default"))
+            cmds.append(
+                nft.rule(
+                    FAMILY,
+                    TABLE,
+                    CHAIN,
+                    [*_rule_expr(r), nft.counter(), nft.verdict(verdict)],
+                    comment=f"rule {i}",
+                )
+            )
+        cmds.append(
+            nft.rule(FAMILY, TABLE, CHAIN, [nft.counter(), nft.verdict(policy)], comment="default")
+        )
         return Realisation(nftables=NftRuleset(tables=[(FAMILY, TABLE)], commands=cmds))

@@ -27,13 +27,26 @@ class Nat(FunctionKind):
     def realise(self, params: Any, ctx: FunctionContext) -> Realisation:
         public = str(ctx.public_address)
         cmds = [
-            nft.chain(FAMILY, TABLE, "postrouting", hook="postrouting", prio=100,
-                      policy="accept", type_="nat"),
-            nft.rule(FAMILY, TABLE, "postrouting", [
-                nft.match({"meta": {"key": "oifname"}}, OUT_IF),
-                nft.match(nft.payload("ip", "saddr"), public, op="!="),
-                nft.counter(),
-                {"snat": {"addr": public}},
-            ], comment="snat to site WAN address"),
+            nft.chain(
+                FAMILY,
+                TABLE,
+                "postrouting",
+                hook="postrouting",
+                prio=100,
+                policy="accept",
+                type_="nat",
+            ),
+            nft.rule(
+                FAMILY,
+                TABLE,
+                "postrouting",
+                [
+                    nft.match({"meta": {"key": "oifname"}}, OUT_IF),
+                    nft.match(nft.payload("ip", "saddr"), public, op="!="),
+                    nft.counter(),
+                    {"snat": {"addr": public}},
+                ],
+                comment="snat to site WAN address",
+            ),
         ]
         return Realisation(nftables=NftRuleset(tables=[(FAMILY, TABLE)], commands=cmds))

@@ -12,14 +12,27 @@ def table_cmds(family: str, name: str) -> tuple[str, str]:
     return (family, name)
 
 
-def chain(family: str, table: str, name: str, *, hook: str, prio: int, policy: str,
-          type_: str = "filter") -> Json:
-    return {"add": {"chain": {"family": family, "table": table, "name": name, "type": type_,
-                              "hook": hook, "prio": prio, "policy": policy}}}
+def chain(
+    family: str, table: str, name: str, *, hook: str, prio: int, policy: str, type_: str = "filter"
+) -> Json:
+    return {
+        "add": {
+            "chain": {
+                "family": family,
+                "table": table,
+                "name": name,
+                "type": type_,
+                "hook": hook,
+                "prio": prio,
+                "policy": policy,
+            }
+        }
+    }
 
 
-def rule(family: str, table: str, chain_name: str, expr: list[Json], comment: str | None = None
-         ) -> Json:
+def rule(
+    family: str, table: str, chain_name: str, expr: list[Json], comment: str | None = None
+) -> Json:
     body: Json = {"family": family, "table": table, "chain": chain_name, "expr": expr}
     if comment:
         body["comment"] = comment

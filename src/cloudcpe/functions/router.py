@@ -49,8 +49,9 @@ class Router(FunctionKind):
 
     def realise(self, params: Any, ctx: FunctionContext) -> Realisation:
         p: RouterParams = params
-        return Realisation(routes=[Route(dst=r.prefix, via=r.via, dev=_dev_for(r.via, ctx))
-                                   for r in p.routes])
+        return Realisation(
+            routes=[Route(dst=r.prefix, via=r.via, dev=_dev_for(r.via, ctx)) for r in p.routes]
+        )
 
 
 def _dev_for(via: IPv4Address, ctx: FunctionContext) -> str:

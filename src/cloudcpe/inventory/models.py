@@ -33,7 +33,8 @@ class Device(IdMixin, Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id", ondelete="RESTRICT"), index=True)
     site_id: Mapped[str | None] = mapped_column(
-        ForeignKey("site.id", ondelete="RESTRICT"), unique=True, nullable=True)
+        ForeignKey("site.id", ondelete="RESTRICT"), unique=True, nullable=True
+    )
     name: Mapped[str] = mapped_column(String(63))
     serial: Mapped[str] = mapped_column(String(63), unique=True)
     model: Mapped[str] = mapped_column(String(63), default="linux-cpe")

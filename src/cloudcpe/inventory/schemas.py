@@ -8,8 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Name = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
-             description="lower-case letters, digits and dashes")
+Name = Field(
+    min_length=1,
+    max_length=63,
+    pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+    description="lower-case letters, digits and dashes",
+)
 
 
 class _In(BaseModel):
@@ -60,8 +64,11 @@ class DeviceCreate(_In):
     lan_port: str = Field("ccpe-lan", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
     wan_port: str = Field("ccpe-wan", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
     max_functions: int = Field(8, ge=1, le=64, description="how many functions the device runs")
-    netns: str | None = Field(None, pattern=r"^ccpe-[A-Za-z0-9_.-]{1,59}$",
-                              description="embedded host: the namespace that plays this device")
+    netns: str | None = Field(
+        None,
+        pattern=r"^ccpe-[A-Za-z0-9_.-]{1,59}$",
+        description="embedded host: the namespace that plays this device",
+    )
 
 
 class DevicePublic(_Out):

@@ -73,8 +73,13 @@ def create_site(session: Session, who: Principal, data: schemas.SiteCreate) -> S
     _check_lan_prefix(session, tenant_id, data.lan_prefix)
     if session.scalar(select(Site.id).where(Site.tenant_id == tenant_id, Site.name == data.name)):
         raise Conflict(f"site {data.name!r} already exists for this tenant")
-    site = Site(tenant_id=tenant_id, name=data.name, kind=data.kind,
-                lan_prefix=str(data.lan_prefix), description=data.description)
+    site = Site(
+        tenant_id=tenant_id,
+        name=data.name,
+        kind=data.kind,
+        lan_prefix=str(data.lan_prefix),
+        description=data.description,
+    )
     session.add(site)
     session.flush()
     return site
@@ -86,8 +91,10 @@ def _check_lan_prefix(session: Session, tenant_id: str, prefix: IPv4Network) -> 
         raise Invalid.at(["body", "lan_prefix"], "must be /29 or larger to hold hosts")
     for other in session.scalars(select(Site).where(Site.tenant_id == tenant_id)):
         if ip_network(other.lan_prefix).overlaps(prefix):
-            raise Invalid.at(["body", "lan_prefix"],
-                             f"{prefix} overlaps site {other.name!r} ({other.lan_prefix})")
+            raise Invalid.at(
+                ["body", "lan_prefix"],
+                f"{prefix} overlaps site {other.name!r} ({other.lan_prefix})",
+            )
 
 
 def list_devices(session: Session, who: Principal) -> list[Device]:
@@ -108,18 +115,29 @@ def create_device(session: Session, who: Principal, data: schemas.DeviceCreate) 
     if site is None:
         raise Invalid.at(["body", "site_id"], "no such site")
     if data.wan_gateway not in data.wan_address.network:
-        raise Invalid.at(["body", "wan_gateway"],
-                         f"{data.wan_gateway} is not in the WAN subnet {data.wan_address.network}")
+        raise Invalid.at(
+            ["body", "wan_gateway"],
+            f"{data.wan_gateway} is not in the WAN subnet {data.wan_address.network}",
+        )
     if data.wan_gateway == data.wan_address.ip:
         raise Invalid.at(["body", "wan_gateway"], "must differ from the WAN address")
     if data.wan_address.network.overlaps(ip_network(site.lan_prefix)):
         raise Invalid.at(["body", "wan_address"], f"overlaps the site LAN {site.lan_prefix}")
     _check_unique_device(session, data, site)
-    device = Device(tenant_id=site.tenant_id, site_id=site.id, name=data.name, serial=data.serial,
-                    model=data.model, host_key=secrets.token_hex(4),
-                    wan_address=str(data.wan_address), wan_gateway=str(data.wan_gateway),
-                    lan_port=data.lan_port, wan_port=data.wan_port,
-                    max_functions=data.max_functions, netns=data.netns)
+    device = Device(
+        tenant_id=site.tenant_id,
+        site_id=site.id,
+        name=data.name,
+        serial=data.serial,
+        model=data.model,
+        host_key=secrets.token_hex(4),
+        wan_address=str(data.wan_address),
+        wan_gateway=str(data.wan_gateway),
+        lan_port=data.lan_port,
+        wan_port=data.wan_port,
+        max_functions=data.max_functions,
+        netns=data.netns,
+    )
     session.add(device)
     session.flush()
     return device

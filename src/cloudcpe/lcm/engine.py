@@ -27,8 +27,14 @@ RUNNABLE = ("PROCESSING", "ROLLING_BACK")
 
 
 class Worker:
-    def __init__(self, factory: SessionFactory, hosts: HostGateway, *,
-                 lease_seconds: float = 30.0, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        hosts: HostGateway,
+        *,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
         self.factory = factory
         self.hosts = hosts
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -75,19 +81,29 @@ class Worker:
         with unit_of_work(self.factory) as s:
             candidates = s.scalars(
                 select(LcmOperation.id)
-                .where(LcmOperation.operation_state.in_(RUNNABLE),
-                       or_(LcmOperation.lease_expires_at.is_(None),
-                           LcmOperation.lease_expires_at < now))
-                .order_by(LcmOperation.start_time).limit(5)).all()
+                .where(
+                    LcmOperation.operation_state.in_(RUNNABLE),
+                    or_(
+                        LcmOperation.lease_expires_at.is_(None), LcmOperation.lease_expires_at < now
+                    ),
+                )
+                .order_by(LcmOperation.start_time)
+                .limit(5)
+            ).all()
             for op_id in candidates:
                 won = s.execute(
                     update(LcmOperation)
-                    .where(LcmOperation.id == op_id,
-                           LcmOperation.operation_state.in_(RUNNABLE),
-                           or_(LcmOperation.lease_expires_at.is_(None),
-                               LcmOperation.lease_expires_at < now))
+                    .where(
+                        LcmOperation.id == op_id,
+                        LcmOperation.operation_state.in_(RUNNABLE),
+                        or_(
+                            LcmOperation.lease_expires_at.is_(None),
+                            LcmOperation.lease_expires_at < now,
+                        ),
+                    )
                     .values(lease_owner=self.name, lease_expires_at=now + self.lease)
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
                 if won.rowcount == 1:  # type: ignore[attr-defined]
                     return op_id
         return None

@@ -29,7 +29,8 @@ def placed_chains(session: Session, device: Device) -> list[PlacedChain]:
         .join(NsInstance, VnfInstance.ns_instance_id == NsInstance.id)
         .join(Site, NsInstance.site_id == Site.id)
         .where(VnfInstance.host_id == device.id)
-        .order_by(NsInstance.created_at, NsInstance.id, VnfInstance.position)).all()
+        .order_by(NsInstance.created_at, NsInstance.id, VnfInstance.position)
+    ).all()
     by_ns: dict[str, list[VnfInstance]] = defaultdict(list)
     context: dict[str, tuple[NsInstance, Site]] = {}
     for vnf, ns, site in rows:
@@ -38,20 +39,28 @@ def placed_chains(session: Session, device: Device) -> list[PlacedChain]:
     chains = []
     for ns_id, vnfs in by_ns.items():
         ns, site = context[ns_id]
-        chains.append(PlacedChain(
-            key=ns.key, lan_prefix=IPv4Network(site.lan_prefix),
-            wan_address=IPv4Interface(device.wan_address),
-            wan_gateway=IPv4Address(device.wan_gateway),
-            lan_port=device.lan_port, wan_port=device.wan_port,
-            functions=[ChainFunction(owner=v.id, key=v.key, kind=v.function, params=v.params)
-                       for v in vnfs]))
+        chains.append(
+            PlacedChain(
+                key=ns.key,
+                lan_prefix=IPv4Network(site.lan_prefix),
+                wan_address=IPv4Interface(device.wan_address),
+                wan_gateway=IPv4Address(device.wan_gateway),
+                lan_port=device.lan_port,
+                wan_port=device.wan_port,
+                functions=[
+                    ChainFunction(owner=v.id, key=v.key, kind=v.function, params=v.params)
+                    for v in vnfs
+                ],
+            )
+        )
     return chains
 
 
 def render_document(session: Session, device: Device) -> HostDocument:
     """Recompute a host's desired state from the database; bump its version if it changed."""
-    doc = session.scalar(select(HostDocument).where(HostDocument.host_id == device.id)
-                         .with_for_update())
+    doc = session.scalar(
+        select(HostDocument).where(HostDocument.host_id == device.id).with_for_update()
+    )
     if doc is None:
         doc = HostDocument(host_id=device.id, version=0, desired={})
         session.add(doc)

@@ -32,7 +32,8 @@ class VnfInstance(IdMixin, Base):
     __table_args__ = (UniqueConstraint("ns_instance_id", "position"),)
 
     ns_instance_id: Mapped[str] = mapped_column(
-        ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True)
+        ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True
+    )
     host_id: Mapped[str] = mapped_column(ForeignKey("device.id", ondelete="RESTRICT"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(63))
@@ -48,7 +49,8 @@ class LcmOperation(IdMixin, Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id", ondelete="RESTRICT"), index=True)
     ns_instance_id: Mapped[str] = mapped_column(
-        ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True)
+        ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True
+    )
     operation: Mapped[str] = mapped_column(String(20))  # INSTANTIATE | UPDATE | TERMINATE
     operation_state: Mapped[str] = mapped_column(String(20), index=True)
     operation_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -69,7 +71,8 @@ class HostDocument(Base):
     __table_args__ = (UniqueConstraint("host_id"),)
 
     host_id: Mapped[str] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=0)
     desired: Mapped[dict[str, Any]] = mapped_column(default=dict)
     observed: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)

@@ -85,10 +85,13 @@ def render_host(host: str, version: int, chains: list[PlacedChain]) -> HostDesir
         wan_ports.append(chain.wan_port)
     bridges = []
     if chains:
-        bridges = [Bridge(name=LAN_BRIDGE, ports=sorted(set(lan_ports))),
-                   Bridge(name=WAN_BRIDGE, ports=sorted(set(wan_ports)))]
-    return HostDesiredState(host=host, version=version, namespaces=namespaces, links=links,
-                            bridges=bridges)
+        bridges = [
+            Bridge(name=LAN_BRIDGE, ports=sorted(set(lan_ports))),
+            Bridge(name=WAN_BRIDGE, ports=sorted(set(wan_ports))),
+        ]
+    return HostDesiredState(
+        host=host, version=version, namespaces=namespaces, links=links, bridges=bridges
+    )
 
 
 def _public_owner(chain: PlacedChain) -> int | None:
@@ -109,34 +112,62 @@ def _render_chain(host: str, chain: PlacedChain) -> tuple[list[FunctionNamespace
     out_addr: list[IPv4Interface | None] = [transit_pair(i)[0] for i in range(n - 1)]
     out_addr.append(chain.wan_address if last_holds_wan else None)
 
-    links = [VethLink(a=LinkEnd(ifname=f"{PREFIX}{chain.key}l", master=LAN_BRIDGE),
-                      b=LinkEnd(netns=names[0], ifname=IN_IF, addresses=[in_addr[0]]))]
+    links = [
+        VethLink(
+            a=LinkEnd(ifname=f"{PREFIX}{chain.key}l", master=LAN_BRIDGE),
+            b=LinkEnd(netns=names[0], ifname=IN_IF, addresses=[in_addr[0]]),
+        )
+    ]
     for i in range(n - 1):
         up, down = transit_pair(i)
-        links.append(VethLink(a=LinkEnd(netns=names[i], ifname=OUT_IF, addresses=[up]),
-                              b=LinkEnd(netns=names[i + 1], ifname=IN_IF, addresses=[down])))
+        links.append(
+            VethLink(
+                a=LinkEnd(netns=names[i], ifname=OUT_IF, addresses=[up]),
+                b=LinkEnd(netns=names[i + 1], ifname=IN_IF, addresses=[down]),
+            )
+        )
     last_out = out_addr[-1]
-    links.append(VethLink(
-        a=LinkEnd(netns=names[-1], ifname=OUT_IF, addresses=[last_out] if last_out else [],
-                  proxy_arp=not last_holds_wan),
-        b=LinkEnd(ifname=f"{PREFIX}{chain.key}w", master=WAN_BRIDGE)))
+    links.append(
+        VethLink(
+            a=LinkEnd(
+                netns=names[-1],
+                ifname=OUT_IF,
+                addresses=[last_out] if last_out else [],
+                proxy_arp=not last_holds_wan,
+            ),
+            b=LinkEnd(ifname=f"{PREFIX}{chain.key}w", master=WAN_BRIDGE),
+        )
+    )
 
     namespaces = []
     for i, fn in enumerate(chain.functions):
         kind = get_kind(fn.kind)
-        ctx = FunctionContext(position=i, chain_length=n, lan_prefix=chain.lan_prefix,
-                              wan_address=chain.wan_address, in_address=in_addr[i],
-                              out_address=out_addr[i])
+        ctx = FunctionContext(
+            position=i,
+            chain_length=n,
+            lan_prefix=chain.lan_prefix,
+            wan_address=chain.wan_address,
+            in_address=in_addr[i],
+            out_address=out_addr[i],
+        )
         real = kind.realise(kind.parse(fn.params), ctx)
         routes = _chain_routes(i, n, chain, owner, public) + real.routes
-        namespaces.append(FunctionNamespace(
-            name=names[i], owner=fn.owner, kind=fn.kind, routes=routes,
-            sysctls={"ipv4.ip_forward": "1", **real.sysctls}, nftables=real.nftables))
+        namespaces.append(
+            FunctionNamespace(
+                name=names[i],
+                owner=fn.owner,
+                kind=fn.kind,
+                routes=routes,
+                sysctls={"ipv4.ip_forward": "1", **real.sysctls},
+                nftables=real.nftables,
+            )
+        )
     return namespaces, links
 
 
-def _chain_routes(i: int, n: int, chain: PlacedChain, owner: int | None,
-                  public: IPv4Address) -> list[Route]:
+def _chain_routes(
+    i: int, n: int, chain: PlacedChain, owner: int | None, public: IPv4Address
+) -> list[Route]:
     routes: list[Route] = []
     if i < n - 1:
         routes.append(Route(dst=DEFAULT, via=transit_pair(i)[1].ip, dev=OUT_IF))

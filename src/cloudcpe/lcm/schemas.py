@@ -22,14 +22,16 @@ class NsInstanceCreate(BaseModel):
     description: str = Field("", max_length=500)
     vnf_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="parameter overrides per function name of the chain, e.g. {'fw': {...}}")
+        description="parameter overrides per function name of the chain, e.g. {'fw': {...}}",
+    )
 
 
 class UpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vnf_params: dict[str, dict[str, Any]] = Field(
-        min_length=1, description="new parameters per function name, e.g. firewall rules")
+        min_length=1, description="new parameters per function name, e.g. firewall rules"
+    )
 
 
 class VnfInstancePublic(BaseModel):

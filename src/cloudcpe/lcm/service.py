@@ -22,21 +22,31 @@ from cloudcpe.placement.service import choose_host
 from cloudcpe.store.base import utcnow
 
 
-def effective_chain(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+def effective_chain(
+    nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The descriptor's chain with the instance's parameter overrides merged in."""
-    return [{**el, "params": {**el.get("params", {}), **overrides.get(el["name"], {})}}
-            for el in nsd.chain]
+    return [
+        {**el, "params": {**el.get("params", {}), **overrides.get(el["name"], {})}}
+        for el in nsd.chain
+    ]
 
 
 def _check_overrides(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]) -> None:
     names = {el["name"] for el in nsd.chain}
-    errors = [FieldError(["body", "vnf_params", name], f"the chain has no function {name!r}; "
-                         f"it has {sorted(names)}") for name in overrides if name not in names]
+    errors = [
+        FieldError(
+            ["body", "vnf_params", name],
+            f"the chain has no function {name!r}; it has {sorted(names)}",
+        )
+        for name in overrides
+        if name not in names
+    ]
     for el in effective_chain(nsd, overrides):
         if el["name"] in overrides:
-            errors += validate_params(el["function"], el["params"],
-                                      ["body", "vnf_params", el["name"]])
+            errors += validate_params(
+                el["function"], el["params"], ["body", "vnf_params", el["name"]]
+            )
     if errors:
         raise Invalid(errors)
 
@@ -53,9 +63,15 @@ def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate)
     if nsd.tenant_id not in (None, site.tenant_id):
         raise Invalid.at(["body", "nsd_id"], "descriptor belongs to another tenant")
     _check_overrides(nsd, data.vnf_params)
-    ns = NsInstance(tenant_id=site.tenant_id, site_id=site.id, nsd_id=nsd.id, name=data.name,
-                    description=data.description, key=secrets.token_hex(3),
-                    vnf_params=data.vnf_params)
+    ns = NsInstance(
+        tenant_id=site.tenant_id,
+        site_id=site.id,
+        nsd_id=nsd.id,
+        name=data.name,
+        description=data.description,
+        key=secrets.token_hex(3),
+        vnf_params=data.vnf_params,
+    )
     session.add(ns)
     session.flush()
     _located(lambda: choose_host(session, site, len(nsd.chain), ns.id), "body")
@@ -89,8 +105,12 @@ def vnf_instances(session: Session, ns: NsInstance) -> list[VnfInstance]:
 
 def present(session: Session, ns: NsInstance) -> NsInstancePublic:
     return NsInstancePublic.model_validate(
-        {**{c: getattr(ns, c) for c in NsInstancePublic.model_fields if c != "vnf_instances"},
-         "vnf_instances": vnf_instances(session, ns)}, from_attributes=True)
+        {
+            **{c: getattr(ns, c) for c in NsInstancePublic.model_fields if c != "vnf_instances"},
+            "vnf_instances": vnf_instances(session, ns),
+        },
+        from_attributes=True,
+    )
 
 
 def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
@@ -101,18 +121,29 @@ def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
 
 
 def _open_operation(session: Session, ns: NsInstance) -> LcmOperation | None:
-    return session.scalar(select(LcmOperation).where(
-        LcmOperation.ns_instance_id == ns.id, LcmOperation.operation_state.in_(OPEN_STATES)))
+    return session.scalar(
+        select(LcmOperation).where(
+            LcmOperation.ns_instance_id == ns.id, LcmOperation.operation_state.in_(OPEN_STATES)
+        )
+    )
 
 
-def _new_operation(session: Session, ns: NsInstance, operation: str,
-                   params: dict[str, Any]) -> LcmOperation:
+def _new_operation(
+    session: Session, ns: NsInstance, operation: str, params: dict[str, Any]
+) -> LcmOperation:
     busy = _open_operation(session, ns)
     if busy is not None:
-        raise Conflict(f"NS instance has an open {busy.operation} operation {busy.id} "
-                       f"({busy.operation_state}); retry, roll back or fail it first")
-    op = LcmOperation(tenant_id=ns.tenant_id, ns_instance_id=ns.id, operation=operation,
-                      operation_state="PROCESSING", operation_params=params)
+        raise Conflict(
+            f"NS instance has an open {busy.operation} operation {busy.id} "
+            f"({busy.operation_state}); retry, roll back or fail it first"
+        )
+    op = LcmOperation(
+        tenant_id=ns.tenant_id,
+        ns_instance_id=ns.id,
+        operation=operation,
+        operation_state="PROCESSING",
+        operation_params=params,
+    )
     session.add(op)
     session.flush()
     return op
@@ -144,8 +175,9 @@ def update(session: Session, who: Principal, ns_id: str, data: UpdateRequest) ->
     return _new_operation(session, ns, "UPDATE", {"vnf_params": data.vnf_params})
 
 
-def list_operations(session: Session, who: Principal, ns_id: str | None = None
-                    ) -> list[LcmOperation]:
+def list_operations(
+    session: Session, who: Principal, ns_id: str | None = None
+) -> list[LcmOperation]:
     stmt = who.scoped(select(LcmOperation), LcmOperation.tenant_id)
     if ns_id:
         stmt = stmt.where(LcmOperation.ns_instance_id == ns_id)
@@ -161,8 +193,9 @@ def get_operation(session: Session, who: Principal, op_id: str) -> LcmOperation:
 
 def _transition(op: LcmOperation, allowed_from: str, to: str, action: str) -> LcmOperation:
     if op.operation_state != allowed_from:
-        raise Conflict(f"cannot {action} an operation in state {op.operation_state}; "
-                       f"only from {allowed_from}")
+        raise Conflict(
+            f"cannot {action} an operation in state {op.operation_state}; only from {allowed_from}"
+        )
     op.operation_state = to
     op.state_entered_time = utcnow()
     op.lease_owner = None

@@ -53,9 +53,17 @@ def place(ctx: StepContext) -> None:
         except Exception as exc:
             raise StepFailed(str(exc)) from exc
         for i, el in enumerate(chain):
-            s.add(VnfInstance(ns_instance_id=ns.id, host_id=device.id, position=i,
-                              name=el["name"], function=el["function"],
-                              key=_unique_key(s, device), params=el["params"]))
+            s.add(
+                VnfInstance(
+                    ns_instance_id=ns.id,
+                    host_id=device.id,
+                    position=i,
+                    name=el["name"],
+                    function=el["function"],
+                    key=_unique_key(s, device),
+                    params=el["params"],
+                )
+            )
         _touch_hosts(op, [device.id])
 
 
@@ -64,8 +72,9 @@ def _unique_key(s: Session, device: Device) -> str:
 
     while True:
         key = secrets.token_hex(4)
-        clash = select(VnfInstance.id).where(VnfInstance.host_id == device.id,
-                                             VnfInstance.key == key)
+        clash = select(VnfInstance.id).where(
+            VnfInstance.host_id == device.id, VnfInstance.key == key
+        )
         if not s.scalar(clash):
             return key
 
@@ -83,8 +92,10 @@ def modify(ctx: StepContext) -> None:
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
         new: dict[str, dict[str, Any]] = op.operation_params["vnf_params"]
-        vnfs = {v.name: v for v in s.scalars(
-            select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))}
+        vnfs = {
+            v.name: v
+            for v in s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))
+        }
         if "previous" not in op.rollback_data:
             op.rollback_data = {**op.rollback_data, "previous": ns.vnf_params}
         ns.vnf_params = {**ns.vnf_params, **new}
@@ -116,18 +127,25 @@ def apply(ctx: StepContext) -> None:
     """Deliver each touched host's document and check this service's functions on it."""
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
-        targets = [(s.get_one(Device, h), s.get_one(HostDocument, h))
-                   for h in op.rollback_data.get("hosts", [])]
-        names = {v.id: v.name for v in s.scalars(
-            select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))}
+        targets = [
+            (s.get_one(Device, h), s.get_one(HostDocument, h))
+            for h in op.rollback_data.get("hosts", [])
+        ]
+        names = {
+            v.id: v.name
+            for v in s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))
+        }
     problems: list[str] = []
     for device, doc in targets:
         # no transaction is held while the host works
         observed = ctx.hosts.converge(device, HostDesiredState.model_validate(doc.desired))
         _record(ctx, device.id, observed)
         problems += [f"device {device.name!r}: {e}" for e in observed.errors]
-        problems += [f"function {names[f.owner]!r} on device {device.name!r} is {f.state}: "
-                     f"{f.reason or 'no reason given'}" for f in observed.failures_of(set(names))]
+        problems += [
+            f"function {names[f.owner]!r} on device {device.name!r} is {f.state}: "
+            f"{f.reason or 'no reason given'}"
+            for f in observed.failures_of(set(names))
+        ]
     if problems:
         raise StepFailed("; ".join(problems))
 
@@ -146,17 +164,23 @@ class Workflow:
 
 
 FORWARD: dict[str, Workflow] = {
-    "INSTANTIATE": Workflow([("place", place), ("render", render), ("apply", apply)],
-                            "COMPLETED", "INSTANTIATED"),
+    "INSTANTIATE": Workflow(
+        [("place", place), ("render", render), ("apply", apply)], "COMPLETED", "INSTANTIATED"
+    ),
     "UPDATE": Workflow([("modify", modify), ("render", render), ("apply", apply)], "COMPLETED"),
-    "TERMINATE": Workflow([("release", release), ("render", render), ("apply", apply)],
-                          "COMPLETED", "NOT_INSTANTIATED"),
+    "TERMINATE": Workflow(
+        [("release", release), ("render", render), ("apply", apply)],
+        "COMPLETED",
+        "NOT_INSTANTIATED",
+    ),
 }
 ROLLBACK: dict[str, Workflow] = {
-    "INSTANTIATE": Workflow([("release", release), ("render", render), ("apply", apply)],
-                            "ROLLED_BACK", "NOT_INSTANTIATED"),
-    "UPDATE": Workflow([("restore", restore), ("render", render), ("apply", apply)],
-                       "ROLLED_BACK"),
+    "INSTANTIATE": Workflow(
+        [("release", release), ("render", render), ("apply", apply)],
+        "ROLLED_BACK",
+        "NOT_INSTANTIATED",
+    ),
+    "UPDATE": Workflow([("restore", restore), ("render", render), ("apply", apply)], "ROLLED_BACK"),
 }
 
 

@@ -26,7 +26,9 @@ class _Doc(BaseModel):
 
 def _check_ifname(name: str) -> str:
     if not _IFNAME.match(name):
-        raise ValueError(f"interface name {name!r} must be 1-{IFNAME_MAX} characters [A-Za-z0-9_.-]")
+        raise ValueError(
+            f"interface name {name!r} must be 1-{IFNAME_MAX} characters [A-Za-z0-9_.-]"
+        )
     return name
 
 

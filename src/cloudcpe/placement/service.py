@@ -21,15 +21,19 @@ def functions_on(session: Session, device: Device, excluding_ns: str | None = No
 def choose_host(session: Session, site: Site, chain_length: int, ns_id: str) -> Device:
     """On-premise: the site's own device, if it has room for the whole chain."""
     if site.kind != "on_premise":
-        raise Invalid.at(["site_id"], f"site {site.name!r} is a cloud site; placement in a POP "
-                         "comes with POP support")
+        raise Invalid.at(
+            ["site_id"],
+            f"site {site.name!r} is a cloud site; placement in a POP comes with POP support",
+        )
     device = device_of_site(session, site)
     if device is None:
         raise Invalid.at(["site_id"], f"site {site.name!r} has no device to run functions on")
     used = functions_on(session, device, excluding_ns=ns_id)
     if used + chain_length > device.max_functions:
-        raise Invalid.at(["nsd_id"],
-                         f"chain of {chain_length} functions is too long for device "
-                         f"{device.name!r}: it runs at most {device.max_functions} "
-                         f"and {used} are in use")
+        raise Invalid.at(
+            ["nsd_id"],
+            f"chain of {chain_length} functions is too long for device "
+            f"{device.name!r}: it runs at most {device.max_functions} "
+            f"and {used} are in use",
+        )
     return device

@@ -15,8 +15,11 @@ from sqlalchemy.pool import NullPool
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               **({} if pooled else {"poolclass": NullPool}))
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if pooled else {"poolclass": NullPool}),
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:

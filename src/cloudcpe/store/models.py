@@ -6,5 +6,15 @@ from cloudcpe.inventory.models import Device, Site, Tenant
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.store.base import Base
 
-__all__ = ["ApiToken", "Base", "Device", "HostDocument", "LcmOperation", "NsDescriptor",
-           "NsInstance", "Site", "Tenant", "VnfInstance"]
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Device",
+    "HostDocument",
+    "LcmOperation",
+    "NsDescriptor",
+    "NsInstance",
+    "Site",
+    "Tenant",
+    "VnfInstance",
+]

@@ -22,8 +22,9 @@ def list_descriptors(session: SessionDep, who: PrincipalDep) -> object:
 
 
 @router.post("/ns_descriptors", response_model=schemas.NsDescriptorPublic, status_code=201)
-def create_descriptor(data: schemas.NsDescriptorCreate, session: SessionDep,
-                      who: PrincipalDep) -> object:
+def create_descriptor(
+    data: schemas.NsDescriptorCreate, session: SessionDep, who: PrincipalDep
+) -> object:
     return catalog.create_descriptor(session, who, data)
 
 

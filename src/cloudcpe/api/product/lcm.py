@@ -21,8 +21,9 @@ from cloudcpe.lcm.schemas import (
 router = APIRouter(tags=["ns lifecycle"])
 
 
-def _accepted(response: Response, session: Session, op: LcmOperation, worker: Worker | None
-              ) -> LcmOperationPublic:
+def _accepted(
+    response: Response, session: Session, op: LcmOperation, worker: Worker | None
+) -> LcmOperationPublic:
     """The operation is durable before the worker hears of it: commit, then wake it."""
     session.commit()
     if worker is not None:
@@ -32,10 +33,16 @@ def _accepted(response: Response, session: Session, op: LcmOperation, worker: Wo
 
 
 def _op_route(path: str, action: Callable[..., LcmOperation]) -> None:
-    @router.post(path, status_code=202, response_model=LcmOperationPublic,
-                 name=action.__name__, summary=f"{action.__name__.replace('_', ' ')}")
-    def endpoint(ns_id: str, response: Response, session: SessionDep, who: PrincipalDep,
-                 worker: WorkerDep) -> object:
+    @router.post(
+        path,
+        status_code=202,
+        response_model=LcmOperationPublic,
+        name=action.__name__,
+        summary=f"{action.__name__.replace('_', ' ')}",
+    )
+    def endpoint(
+        ns_id: str, response: Response, session: SessionDep, who: PrincipalDep, worker: WorkerDep
+    ) -> object:
         return _accepted(response, session, action(session, who, ns_id), worker)
 
 
@@ -45,8 +52,9 @@ def list_ns_instances(session: SessionDep, who: PrincipalDep) -> object:
 
 
 @router.post("/ns_instances", response_model=NsInstancePublic, status_code=201)
-def create_ns_instance(data: NsInstanceCreate, response: Response, session: SessionDep,
-                       who: PrincipalDep) -> object:
+def create_ns_instance(
+    data: NsInstanceCreate, response: Response, session: SessionDep, who: PrincipalDep
+) -> object:
     ns = lcm.create_ns_instance(session, who, data)
     response.headers["Location"] = f"/api/v1/ns_instances/{ns.id}"
     return lcm.present(session, ns)
@@ -68,14 +76,21 @@ _op_route("/ns_instances/{ns_id}/terminate", lcm.terminate)
 
 
 @router.post("/ns_instances/{ns_id}/update", status_code=202, response_model=LcmOperationPublic)
-def update_ns_instance(ns_id: str, data: UpdateRequest, response: Response,
-                       session: SessionDep, who: PrincipalDep, worker: WorkerDep) -> object:
+def update_ns_instance(
+    ns_id: str,
+    data: UpdateRequest,
+    response: Response,
+    session: SessionDep,
+    who: PrincipalDep,
+    worker: WorkerDep,
+) -> object:
     return _accepted(response, session, lcm.update(session, who, ns_id, data), worker)
 
 
 @router.get("/ns_lcm_op_occs", response_model=list[LcmOperationPublic])
-def list_operations(session: SessionDep, who: PrincipalDep,
-                    ns_instance_id: str | None = None) -> object:
+def list_operations(
+    session: SessionDep, who: PrincipalDep, ns_instance_id: str | None = None
+) -> object:
     return lcm.list_operations(session, who, ns_instance_id)
 
 
@@ -85,10 +100,16 @@ def get_operation(op_id: str, session: SessionDep, who: PrincipalDep) -> object:
 
 
 def _task_route(path: str, action: Callable[..., LcmOperation]) -> None:
-    @router.post(path, status_code=202, response_model=LcmOperationPublic,
-                 name=f"{action.__name__}_operation", summary=f"{action.__name__} an operation")
-    def endpoint(op_id: str, response: Response, session: SessionDep, who: PrincipalDep,
-                 worker: WorkerDep) -> object:
+    @router.post(
+        path,
+        status_code=202,
+        response_model=LcmOperationPublic,
+        name=f"{action.__name__}_operation",
+        summary=f"{action.__name__} an operation",
+    )
+    def endpoint(
+        op_id: str, response: Response, session: SessionDep, who: PrincipalDep, worker: WorkerDep
+    ) -> object:
         return _accepted(response, session, action(session, who, op_id), worker)
 
 

@@ -1,6 +1,7 @@
 """Alembic environment: uses cloudcpe's metadata; the URL comes from migrate.alembic_config."""
 
 from alembic import context
+
 from cloudcpe.store.db import make_engine
 from cloudcpe.store.models import Base
 
@@ -9,9 +10,12 @@ target_metadata = Base.metadata
 
 
 def run_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"),
-                      target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -21,8 +25,7 @@ def run_online() -> None:
     assert url
     engine = make_engine(url, pooled=False)  # no pooled connections left behind
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -1,0 +1,108 @@
+"""The command line, run as a user runs it: real processes, a real server, the real demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLOUDCPE = [sys.executable, "-m", "cloudcpe.cli"]
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLOUDCPE, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_url: str) -> dict[str, str]:
+    """A private data directory; on the PostgreSQL run, that database."""
+    out = {**os.environ, "CLOUDCPE_DATA_DIR": str(tmp_path)}
+    if not migrated_url.startswith("sqlite"):
+        out["CLOUDCPE_DATABASE_URL"] = migrated_url
+    return out
+
+
+def test_db_upgrade_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run("db", "upgrade", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "revision head" in result.stdout
+    if "CLOUDCPE_DATABASE_URL" not in env:
+        assert (tmp_path / "cloudcpe.db").exists()
+
+
+def test_token_for_an_unknown_tenant_is_refused(env: dict[str, str]) -> None:
+    result = run("token", "create", "someone", "--tenant", "nobody", env=env)
+    assert result.returncode == 2
+    assert "tenant 'nobody' not found" in result.stdout
+
+
+@pytest.fixture
+def server(env: dict[str, str], factory: object) -> Iterator[tuple[str, str]]:
+    """`cloudcpe serve` as its own process; yields (base URL, operator token)."""
+    token = run("token", "create", "ops", env=env).stdout.strip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([*CLOUDCPE, "serve", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/docs", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_answers_the_api_with_a_cli_token(server: tuple[str, str]) -> None:
+    url, token = server
+    assert httpx.get(f"{url}/api/v1/tenants").status_code == 401
+    headers = {"Authorization": f"Bearer {token}"}
+    resp = httpx.post(f"{url}/api/v1/tenants", json={"name": "acme"}, headers=headers)
+    assert resp.status_code == 201, resp.text
+    names = [t["name"] for t in httpx.get(f"{url}/api/v1/tenants", headers=headers).json()]
+    assert names == ["acme"]
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert "/api/v1/ns_instances/{ns_id}/instantiate" in spec["paths"]
+
+
+def _lab_namespaces() -> set[str]:
+    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True,
+                         check=True).stdout
+    return {n["name"] for n in json.loads(out or "[]") if n["name"].startswith("ccpe-")}
+
+
+@pytest.mark.kernel
+def test_demo_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "CLOUDCPE_DATA_DIR": str(tmp_path)}
+    env.pop("CLOUDCPE_DATABASE_URL", None)
+    before = _lab_namespaces()
+    try:
+        for _ in range(2):
+            result = run("demo", env=env, timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert result.stdout.count("PASS") == 3 and "FAIL" not in result.stdout
+            assert "ccpe-lab-demo-lan" in _lab_namespaces()
+    finally:
+        down = run("demo", "--down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert _lab_namespaces() - before == set()
+    assert not (tmp_path / "demo.db").exists()
