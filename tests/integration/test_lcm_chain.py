@@ -126,6 +126,9 @@ def test_instantiate_passes_real_traffic_then_terminate_leaves_nothing(
     got = ok(client.get(f"/api/v1/ns_instances/{ns['id']}", headers=operator))
     assert got["ns_state"] == "INSTANTIATED"
     assert [v["function"] for v in got["vnf_instances"]] == ["firewall", "nat"]
+    state = ok(client.get(f"/api/v1/devices/{acme['device']['id']}/state", headers=operator))
+    assert state["desired"]["version"] == state["observed"]["version"] == state["version"]
+    assert {f["state"] for f in state["observed"]["functions"]} == {"running"}
 
     op = ok(client.post(f"/api/v1/ns_instances/{ns['id']}/terminate", headers=operator), 202)
     assert wait_operation(client, operator, op["id"])["operation_state"] == "COMPLETED"

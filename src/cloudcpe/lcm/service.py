@@ -218,3 +218,16 @@ def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
 
 def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
     return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+
+
+def host_state(session: Session, who: Principal, device_id: str) -> dict[str, Any]:
+    """A device's desired state document (versioned) and what the host last reported."""
+    from cloudcpe.inventory.service import get_device
+    from cloudcpe.lcm.models import HostDocument
+
+    device = get_device(session, who, device_id)
+    doc = session.get(HostDocument, device.id)
+    if doc is None:
+        return {"device_id": device.id, "version": 0, "desired": None, "observed": None}
+    return {"device_id": device.id, "version": doc.version, "desired": doc.desired,
+            "observed": doc.observed}

@@ -116,3 +116,9 @@ def _task_route(path: str, action: Callable[..., LcmOperation]) -> None:
 _task_route("/ns_lcm_op_occs/{op_id}/retry", lcm.retry)
 _task_route("/ns_lcm_op_occs/{op_id}/rollback", lcm.rollback)
 _task_route("/ns_lcm_op_occs/{op_id}/fail", lcm.fail)
+
+
+@router.get("/devices/{device_id}/state", tags=["inventory"])
+def get_device_state(device_id: str, session: SessionDep, who: PrincipalDep) -> object:
+    """The device's versioned desired state document and the host's last observed state."""
+    return lcm.host_state(session, who, device_id)
