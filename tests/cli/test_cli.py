@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -106,3 +107,29 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert _lab_namespaces() - before == set()
     assert not (tmp_path / "demo.db").exists()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("after", ["build the lab", "order 'secure-internet'"])
+def test_ctrl_c_during_the_demo_removes_what_it_made(tmp_path: Path, after: str) -> None:
+    env = {**os.environ, "CLOUDCPE_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    env.pop("CLOUDCPE_DATABASE_URL", None)
+    before = _lab_namespaces()
+    proc = subprocess.Popen([*CLOUDCPE, "demo"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = ""
+    try:
+        for line in proc.stdout:
+            seen += line
+            if after in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, seen + rest
+        assert "interrupted: removing what the demo made" in rest
+        assert _lab_namespaces() - before == set()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        run("demo", "--down", env=env)  # when an assertion failed: leave nothing behind
