@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cloudcpe.nfvi.linux.script import render_script
 
 from cloudcpe.config import Settings
 from cloudcpe.demo import orchestrator
 from cloudcpe.lcm.render import ChainFunction, PlacedChain, render_host
 from cloudcpe.nfvi.driver import get_driver
 from cloudcpe.nfvi.linux.lab import LabSite, TcpServer, tcp_connect
+from cloudcpe.nfvi.linux.script import render_script
 from cloudcpe.nfvi.model import HostDesiredState
 
 RUNS = 7

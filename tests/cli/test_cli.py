@@ -19,8 +19,9 @@ CLOUDCPE = [sys.executable, "-m", "cloudcpe.cli"]
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLOUDCPE, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*CLOUDCPE, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -54,8 +55,13 @@ def server(env: dict[str, str], factory: object) -> Iterator[tuple[str, str]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([*CLOUDCPE, "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*CLOUDCPE, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -86,8 +92,9 @@ def test_serve_answers_the_api_with_a_cli_token(server: tuple[str, str]) -> None
 
 
 def _lab_namespaces() -> set[str]:
-    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["ip", "-j", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
     return {n["name"] for n in json.loads(out or "[]") if n["name"].startswith("ccpe-")}
 
 
@@ -115,8 +122,9 @@ def test_ctrl_c_during_the_demo_removes_what_it_made(tmp_path: Path, after: str)
     env = {**os.environ, "CLOUDCPE_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
     env.pop("CLOUDCPE_DATABASE_URL", None)
     before = _lab_namespaces()
-    proc = subprocess.Popen([*CLOUDCPE, "demo"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*CLOUDCPE, "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert proc.stdout is not None
     seen = ""
     try:

@@ -235,8 +235,22 @@ def test_retry_resumes_once_the_cause_is_fixed(
         op = wait_operation(client, operator, op["id"])
         assert op["operation_state"] == "FAILED_TEMP"
         assert "ccpe-lan2" in op["error"]["detail"]
-        subprocess.run(["ip", "-n", lab.host_netns, "link", "add", "ccpe-lan2", "type", "veth",
-                        "peer", "name", "ccpe-lan2p"], check=True)
+        subprocess.run(
+            [
+                "ip",
+                "-n",
+                lab.host_netns,
+                "link",
+                "add",
+                "ccpe-lan2",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "ccpe-lan2p",
+            ],
+            check=True,
+        )
         resp = client.post(f"/api/v1/ns_lcm_op_occs/{op['id']}/retry", headers=operator)
         op = wait_operation(client, operator, ok(resp, 202)["id"])
         assert op["operation_state"] == "COMPLETED", op

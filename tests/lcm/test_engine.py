@@ -25,16 +25,20 @@ def _operation(factory: SessionFactory, **fields: Any) -> str:
             nsd = NsDescriptor(name="x", chain=[{"name": "nat", "function": "nat"}])
             s.add_all([tenant, nsd])
             s.flush()
-            site = Site(tenant_id=tenant.id, name="hq", kind="on_premise",
-                        lan_prefix="10.1.0.0/24")
+            site = Site(tenant_id=tenant.id, name="hq", kind="on_premise", lan_prefix="10.1.0.0/24")
             s.add(site)
             s.flush()
-            ns = NsInstance(tenant_id=tenant.id, site_id=site.id, nsd_id=nsd.id, name="svc",
-                            key="abcdef")
+            ns = NsInstance(
+                tenant_id=tenant.id, site_id=site.id, nsd_id=nsd.id, name="svc", key="abcdef"
+            )
             s.add(ns)
             s.flush()
-        op = LcmOperation(tenant_id=ns.tenant_id, ns_instance_id=ns.id, operation="INSTANTIATE",
-                          **{"operation_state": "PROCESSING", **fields})
+        op = LcmOperation(
+            tenant_id=ns.tenant_id,
+            ns_instance_id=ns.id,
+            operation="INSTANTIATE",
+            **{"operation_state": "PROCESSING", **fields},
+        )
         s.add(op)
         s.flush()
         return op.id
@@ -45,8 +49,9 @@ def _owner(factory: SessionFactory, op_id: str) -> str | None:
         return s.get_one(LcmOperation, op_id).lease_owner
 
 
-def test_a_leased_operation_is_not_claimed_twice(factory: SessionFactory,
-                                                 hosts: HostGateway) -> None:
+def test_a_leased_operation_is_not_claimed_twice(
+    factory: SessionFactory, hosts: HostGateway
+) -> None:
     op_id = _operation(factory)
     first, second = Worker(factory, hosts), Worker(factory, hosts)
     assert first.claim() == op_id
@@ -55,19 +60,23 @@ def test_a_leased_operation_is_not_claimed_twice(factory: SessionFactory,
     assert _owner(factory, op_id) == first.name
 
 
-def test_an_expired_lease_is_taken_over_a_live_one_is_not(factory: SessionFactory,
-                                                          hosts: HostGateway) -> None:
-    dead = _operation(factory, lease_owner="dead-worker",
-                      lease_expires_at=utcnow() - timedelta(seconds=1))
-    alive = _operation(factory, lease_owner="alive-worker",
-                       lease_expires_at=utcnow() + timedelta(seconds=60))
+def test_an_expired_lease_is_taken_over_a_live_one_is_not(
+    factory: SessionFactory, hosts: HostGateway
+) -> None:
+    dead = _operation(
+        factory, lease_owner="dead-worker", lease_expires_at=utcnow() - timedelta(seconds=1)
+    )
+    alive = _operation(
+        factory, lease_owner="alive-worker", lease_expires_at=utcnow() + timedelta(seconds=60)
+    )
     worker = Worker(factory, hosts)
     assert worker.claim() == dead
     assert worker.claim() is None
     assert (_owner(factory, dead), _owner(factory, alive)) == (worker.name, "alive-worker")
 
 
-def test_failed_temp_operations_wait_for_a_decision(factory: SessionFactory,
-                                                    hosts: HostGateway) -> None:
+def test_failed_temp_operations_wait_for_a_decision(
+    factory: SessionFactory, hosts: HostGateway
+) -> None:
     _operation(factory, operation_state="FAILED_TEMP")
     assert Worker(factory, hosts).claim() is None

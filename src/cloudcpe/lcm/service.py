@@ -229,5 +229,9 @@ def host_state(session: Session, who: Principal, device_id: str) -> dict[str, An
     doc = session.get(HostDocument, device.id)
     if doc is None:
         return {"device_id": device.id, "version": 0, "desired": None, "observed": None}
-    return {"device_id": device.id, "version": doc.version, "desired": doc.desired,
-            "observed": doc.observed}
+    return {
+        "device_id": device.id,
+        "version": doc.version,
+        "desired": doc.desired,
+        "observed": doc.observed,
+    }

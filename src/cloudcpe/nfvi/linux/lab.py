@@ -1,0 +1,429 @@
+"""A simulated customer site on this machine, and traffic probes, for the demo, tests and
+benchmarks.
+
+`LabSite` builds three namespaces around a device: the device itself (`ccpe-lab-N-cpe`,
+the NFVI host whose ports `ccpe-lan` and `ccpe-wan` the chain attaches to), a LAN host
+(`ccpe-lab-N-lan`) and the internet (`ccpe-lab-N-inet`: the ISP gateway, also the server).
+This module and the Linux driver are the only code that touches the kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from types import TracebackType
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from cloudcpe.nfvi.linux.kernel import settle_carrier
+from cloudcpe.nfvi.linux.netns import (
+    create_netns,
+    iproute,
+    list_netns,
+    netns_exists,
+    netns_fd,
+    netns_socket,
+    remove_netns,
+)
+
+LAB_PREFIX = "ccpe-lab-"
+LAN_PORT = "ccpe-lan"
+WAN_PORT = "ccpe-wan"
+HOST_IFNAME = "ccpe-eth0"
+
+
+class LabSite:
+    """A device with a LAN host behind it and the internet in front of it."""
+
+    def __init__(
+        self,
+        name: str,
+        lan_prefix: str = "192.168.10.0/24",
+        wan_address: str = "203.0.113.2/24",
+        wan_gateway: str = "203.0.113.1",
+    ) -> None:
+        self.name = name
+        self.lan_prefix = IPv4Network(lan_prefix)
+        self.wan_address = IPv4Interface(wan_address)
+        self.wan_gateway = IPv4Address(wan_gateway)
+
+    # ------------------------------------------------------------ names and addresses
+
+    @property
+    def host_netns(self) -> str:
+        """The device: the NFVI host namespace a driver gets as `host_netns`."""
+        return f"{LAB_PREFIX}{self.name}-cpe"
+
+    @property
+    def cpe_netns(self) -> str:
+        """Another name for `host_netns`: the namespace of the CPE device."""
+        return self.host_netns
+
+    @property
+    def lan_netns(self) -> str:
+        return f"{LAB_PREFIX}{self.name}-lan"
+
+    @property
+    def inet_netns(self) -> str:
+        return f"{LAB_PREFIX}{self.name}-inet"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [self.host_netns, self.lan_netns, self.inet_netns]
+
+    @property
+    def lan_port(self) -> str:
+        return LAN_PORT
+
+    @property
+    def wan_port(self) -> str:
+        return WAN_PORT
+
+    @property
+    def lan_gateway(self) -> IPv4Interface:
+        """Where the chain's LAN side must answer (1st host of the LAN prefix)."""
+        return IPv4Interface(f"{self.lan_prefix[1]}/{self.lan_prefix.prefixlen}")
+
+    @property
+    def lan_host(self) -> IPv4Interface:
+        return IPv4Interface(f"{self.lan_prefix[10]}/{self.lan_prefix.prefixlen}")
+
+    @property
+    def wan_gateway_interface(self) -> IPv4Interface:
+        return IPv4Interface(f"{self.wan_gateway}/{self.wan_address.network.prefixlen}")
+
+    @property
+    def server(self) -> IPv4Address:
+        """The internet host: the ISP gateway doubles as the server."""
+        return self.wan_gateway
+
+    # ------------------------------------------------------------ lifecycle
+
+    def up(self) -> None:
+        """Create whatever of the site is missing; calling it again changes nothing."""
+        for ns in self.namespaces:
+            if not netns_exists(ns):
+                create_netns(ns)
+        self._wire(LAN_PORT, self.lan_netns)
+        self._wire(WAN_PORT, self.inet_netns)
+        self._configure_host(self.lan_netns, self.lan_host, self.lan_gateway.ip)
+        self._configure_host(self.inet_netns, self.wan_gateway_interface, None)
+        with iproute(self.host_netns) as ipr:
+            for name in ("lo", LAN_PORT, WAN_PORT):
+                ipr.link("set", index=_index(ipr, name), state="up")
+        self._settle(self.host_netns, LAN_PORT, WAN_PORT)
+        self._settle(self.lan_netns, HOST_IFNAME)
+        self._settle(self.inet_netns, HOST_IFNAME)
+
+    def down(self) -> None:
+        """Remove the site; works on a half-built site too."""
+        for ns in self.namespaces:
+            remove_netns(ns)
+
+    def __enter__(self) -> LabSite:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def _wire(self, port: str, peer_netns: str) -> None:
+        with iproute(self.host_netns) as ipr:
+            if ipr.link_lookup(ifname=port):
+                return
+            fd = netns_fd(peer_netns)
+            try:
+                with iproute(peer_netns) as peer:
+                    for index in peer.link_lookup(ifname=HOST_IFNAME):
+                        peer.link("del", index=index)  # a leftover whose device end is gone
+                ipr.link(
+                    "add", ifname=port, kind="veth", peer={"ifname": HOST_IFNAME, "net_ns_fd": fd}
+                )
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def _settle(ns: str, *ifnames: str) -> None:
+        # the ports would otherwise drop traffic for up to a second (see settle_carrier)
+        with netns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for ifname in ifnames:
+                settle_carrier(sock, ifname)
+
+    def _configure_host(self, ns: str, address: IPv4Interface, gateway: IPv4Address | None) -> None:
+        with iproute(ns) as ipr:
+            index = _index(ipr, HOST_IFNAME)
+            try:
+                ipr.addr(
+                    "add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
+                )
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+            ipr.link("set", index=_index(ipr, "lo"), state="up")
+            ipr.link("set", index=index, state="up")
+            if gateway is not None:
+                ipr.route("replace", dst="0.0.0.0", dst_len=0, gateway=str(gateway), oif=index)
+
+
+def _index(ipr: Any, name: str) -> int:
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise LookupError(f"interface {name!r} not found")
+    index: int = found[0]
+    return index
+
+
+def cleanup_prefix(prefix: str = LAB_PREFIX) -> list[str]:
+    """Remove every namespace whose name starts with `prefix`; return their names."""
+    removed = [ns for ns in list_netns() if ns.startswith(prefix)]
+    for ns in removed:
+        remove_netns(ns)
+    return removed
+
+
+# ---------------------------------------------------------------- traffic probes
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    ok: bool
+    error: str | None
+    seconds: float
+
+
+_HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"OPTIONS ")
+_HTTP_BODY = b"cloudcpe lab server\n"
+_HTTP_REPLY = (
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Content-Length: " + str(len(_HTTP_BODY)).encode() + b"\r\n\r\n" + _HTTP_BODY
+)
+
+
+class TcpServer:
+    """A TCP server inside a namespace: answers HTTP requests with 200 (so curl-like clients
+    work) and echoes anything else back on a connection kept open (for long-lived flows).
+    `peers` lists the source addresses it saw, in order."""
+
+    def __init__(self, netns: str | None, port: int, host: str = "0.0.0.0") -> None:
+        self.netns = netns
+        self.port = port
+        self.host = host
+        self.peers: list[str] = []
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._stopping = threading.Event()
+
+    def __enter__(self) -> TcpServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        sock = netns_socket(self.netns, socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(64)
+        sock.settimeout(0.2)  # lets the accept loop notice stop()
+        self._sock = sock
+        self._spawn(self._accept_loop)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=2)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    @property
+    def sources(self) -> set[str]:
+        with self._lock:
+            return set(self.peers)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self._sock is not None
+        while not self._stopping.is_set():
+            try:
+                conn, peer = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.peers.append(peer[0])
+                self._conns.append(conn)
+            self._spawn(self._serve, conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(None)
+            try:
+                data = conn.recv(65536)
+                if data.startswith(_HTTP_METHODS):
+                    conn.sendall(_HTTP_REPLY)
+                    return
+                while data:
+                    conn.sendall(data)
+                    data = conn.recv(65536)
+            except OSError:
+                return
+            finally:
+                with self._lock:
+                    if conn in self._conns:
+                        self._conns.remove(conn)
+
+
+def tcp_connect(
+    netns: str | None, host: str | IPv4Address, port: int, timeout: float = 2.0
+) -> ConnectResult:
+    """Open a TCP connection from inside `netns`, send an HTTP GET, expect an HTTP answer."""
+    start = time.monotonic()
+    try:
+        sock = netns_socket(netns, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as exc:
+        return ConnectResult(False, str(exc), time.monotonic() - start)
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect((str(host), port))
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n")
+            reply = sock.recv(4096)
+        except TimeoutError:
+            return ConnectResult(False, "timed out", time.monotonic() - start)
+        except OSError as exc:
+            return ConnectResult(False, exc.strerror or str(exc), time.monotonic() - start)
+    if not reply.startswith(b"HTTP/"):
+        return ConnectResult(False, f"unexpected reply {reply[:40]!r}", time.monotonic() - start)
+    return ConnectResult(True, None, time.monotonic() - start)
+
+
+class HeldConnection:
+    """An established TCP connection kept open, to exchange data on it later (e.g. across a
+    ruleset update). Talks to `TcpServer`'s echo mode."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def exchange(self, data: bytes = b"ping\n", timeout: float = 2.0) -> bytes:
+        """Send `data` and read the echo; raises TimeoutError/OSError when the flow is cut."""
+        self._sock.settimeout(timeout)
+        self._sock.sendall(data)
+        received = b""
+        while len(received) < len(data):
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError(errno.ECONNRESET, "connection closed by peer")
+            received += chunk
+        return received
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> HeldConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def hold_connection(
+    netns: str | None, host: str | IPv4Address, port: int, timeout: float = 2.0
+) -> HeldConnection:
+    sock = netns_socket(netns, socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((str(host), port))
+    except BaseException:
+        sock.close()
+        raise
+    return HeldConnection(sock)
+
+
+def ping(netns: str | None, host: str | IPv4Address, timeout: float = 1.0) -> ConnectResult:
+    """One ICMP echo from inside `netns` (raw socket: needs root, as the lab does)."""
+    start = time.monotonic()
+    ident = (os.getpid() ^ threading.get_ident()) & 0xFFFF
+    packet = _icmp_echo(ident, 1, b"cloudcpe-lab")
+    try:
+        sock = netns_socket(netns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    except OSError as exc:
+        return ConnectResult(False, str(exc), time.monotonic() - start)
+    with sock:
+        try:
+            sock.sendto(packet, (str(host), 0))
+            for reply in _icmp_replies(sock, timeout, start):
+                if _is_echo_reply(reply, ident):
+                    return ConnectResult(True, None, time.monotonic() - start)
+        except OSError as exc:
+            return ConnectResult(False, exc.strerror or str(exc), time.monotonic() - start)
+    return ConnectResult(False, "timed out", time.monotonic() - start)
+
+
+def _icmp_replies(sock: socket.socket, timeout: float, start: float) -> Iterator[bytes]:
+    while (left := timeout - (time.monotonic() - start)) > 0:
+        sock.settimeout(left)
+        try:
+            yield sock.recv(65536)
+        except TimeoutError:
+            return
+
+
+def _icmp_echo(ident: int, seq: int, payload: bytes) -> bytes:
+    header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    checksum = _checksum(header + payload)
+    return struct.pack("!BBHHH", 8, 0, checksum, ident, seq) + payload
+
+
+def _is_echo_reply(packet: bytes, ident: int) -> bool:
+    ihl = (packet[0] & 0x0F) * 4
+    if len(packet) < ihl + 8:
+        return False
+    kind, _code, _sum, got_ident, _seq = struct.unpack("!BBHHH", packet[ihl : ihl + 8])
+    return bool(kind == 0 and got_ident == ident)
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
