@@ -54,6 +54,13 @@ def first_packet(lab: LabSite, timeout: float = 5.0) -> None:
             raise RuntimeError(f"no packet through the chain: {res.error}")
 
 
+def reset_neighbours(lab: LabSite) -> None:
+    """Start each run, ours and the baseline's, with empty neighbour caches on the LAN and
+    internet hosts: every run creates new interfaces with new MAC addresses."""
+    for netns in (lab.lan_netns, lab.inet_netns):
+        subprocess.run(["ip", "-n", netns, "neigh", "flush", "all"], check=True)
+
+
 def call(api: httpx.Client, method: str, path: str, **kw: Any) -> Any:
     resp = api.request(method, path, **kw)
     resp.raise_for_status()
@@ -166,7 +173,9 @@ def main() -> int:
             script = Path(tmp) / "baseline.sh"
             script.write_text(render_script(baseline_document(host), lab.host_netns))
             for i in range(RUNS):
+                reset_neighbours(lab)
                 ours.append(run_cloudcpe(api, lab, site_id, nsd_id, i))
+                reset_neighbours(lab)
                 base.append(run_baseline(lab, script, host))
                 print(
                     f"run {i}: cloudcpe {ours[-1] * 1000:7.1f} ms   "

@@ -35,7 +35,7 @@ quiet() {
 # --- 1. Debian packages -------------------------------------------------------------
 # iproute2 (ip netns, veth), nftables + libnftables1 (firewall/NAT functions, JSON API),
 # postgresql (scripts/postgres.sh for the PostgreSQL test run), procps (pgrep/ps), curl.
-PACKAGES=(iproute2 nftables libnftables1 postgresql procps curl)
+PACKAGES=(iproute2 nftables libnftables1 ethtool postgresql procps curl)
 
 venv_works() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1

@@ -291,6 +291,4 @@ def teardown(console: Console, quiet: bool = False) -> None:
             db.with_name(db.name + suffix).unlink(missing_ok=True)
     removed = cleanup_prefix(f"ccpe-lab-{LAB_NAME}-")
     if not quiet:
-        console.print(
-            f"demo removed: functions, {len(removed)} lab namespaces, the demo database"
-        )
+        console.print(f"demo removed: functions, {len(removed)} lab namespaces, the demo database")

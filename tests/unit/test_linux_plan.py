@@ -261,3 +261,16 @@ def test_script_in_the_current_namespace_uses_plain_commands() -> None:
     script = render_script(doc, None)
     assert "ip link add ccpe-a type veth peer name ccpe-b\n" in script
     assert "sysctl -qw net.ipv4.conf.ccpe-a.proxy_arp=1\n" in script
+
+
+def test_proxy_arp_ends_answer_without_the_legacy_random_delay() -> None:
+    from cloudcpe.nfvi.linux.plan import end_sysctls
+    from cloudcpe.nfvi.model import LinkEnd
+
+    assert end_sysctls(LinkEnd(netns="ccpe-x", ifname="ccpe-out", proxy_arp=True)) == {
+        "ipv4.conf.ccpe-out.proxy_arp": "1",
+        "ipv4.neigh.ccpe-out.proxy_delay": "0",
+    }
+    assert end_sysctls(LinkEnd(netns="ccpe-x", ifname="ccpe-out")) == {
+        "ipv4.conf.ccpe-out.proxy_arp": "0"
+    }

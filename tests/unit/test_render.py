@@ -117,3 +117,57 @@ def test_firewall_rules_in_order_with_counters() -> None:
     assert rules[3]["expr"][0]["match"]["right"] == {"prefix": {"addr": "192.168.10.0", "len": 24}}
     chain_cmd = ruleset.commands[0]["add"]["chain"]
     assert (chain_cmd["hook"], chain_cmd["policy"]) == ("forward", "drop")
+
+
+def test_router_after_nat_reaches_wan_next_hops_on_link() -> None:
+    from dataclasses import replace
+
+    base = chain("firewall", "nat", "router")
+    routed = ChainFunction(
+        owner="vnf2",
+        key="kabc1232",
+        kind="router",
+        params={
+            "routes": [
+                {"prefix": "198.51.100.0/24", "via": "203.0.113.1"},
+                {"prefix": "10.20.0.0/16", "via": "100.64.0.5"},
+            ]
+        },
+    )
+    doc = render_host("h0000001", 1, [replace(base, functions=[*base.functions[:2], routed])])
+    assert {
+        ("198.51.100.0/24", "203.0.113.1", "ccpe-out", True),
+        ("10.20.0.0/16", "100.64.0.5", "ccpe-in", False),
+    } <= routes(doc.namespaces[2])
+
+
+def test_router_with_an_addressed_wan_end_does_not_force_on_link() -> None:
+    from dataclasses import replace
+
+    base = chain("firewall", "router")
+    routed = ChainFunction(
+        owner="vnf1",
+        key="kabc1231",
+        kind="router",
+        params={
+            "routes": [
+                {"prefix": "198.51.100.0/24", "via": "203.0.113.1"},
+                {"prefix": "10.99.0.0/16", "via": "10.98.0.1"},
+            ]
+        },
+    )
+    doc = render_host("h0000001", 1, [replace(base, functions=[base.functions[0], routed])])
+    assert {
+        ("198.51.100.0/24", "203.0.113.1", "ccpe-out", False),
+        ("10.99.0.0/16", "10.98.0.1", "ccpe-out", False),
+    } <= routes(doc.namespaces[1])
+
+
+def test_host_keys_cannot_overlap_another_hosts_namespaces() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    for bad in ("a-b", "lab", "", "UPPER", "x" * 17):
+        with pytest.raises(ValidationError):
+            HostDesiredState(host=bad)
+    assert HostDesiredState(host="0a1b2c3d").host == "0a1b2c3d"

@@ -49,14 +49,16 @@ class Router(FunctionKind):
 
     def realise(self, params: Any, ctx: FunctionContext) -> Realisation:
         p: RouterParams = params
-        return Realisation(
-            routes=[Route(dst=r.prefix, via=r.via, dev=_dev_for(r.via, ctx)) for r in p.routes]
-        )
+        return Realisation(routes=[_route(r, ctx) for r in p.routes])
 
 
-def _dev_for(via: IPv4Address, ctx: FunctionContext) -> str:
-    """The side whose subnet holds the next hop; otherwise the WAN side (the kernel then
-    rejects an unreachable next hop, and the function reports that reason)."""
-    if via in ctx.in_address.network:
-        return IN_IF
-    return OUT_IF
+def _route(r: StaticRoute, ctx: FunctionContext) -> Route:
+    """Through the side whose subnet holds the next hop; otherwise the WAN side, where the
+    kernel rejects an unreachable next hop and the function reports that reason."""
+    if r.via in ctx.in_address.network:
+        return Route(dst=r.prefix, via=r.via, dev=IN_IF)
+    # The last function's WAN end carries no address when an earlier function owns the
+    # public address (it answers ARP for it instead): WAN next hops are on-link there.
+    wan_unnumbered = ctx.out_address is None and ctx.position == ctx.chain_length - 1
+    onlink = wan_unnumbered and r.via in ctx.wan_address.network
+    return Route(dst=r.prefix, via=r.via, dev=OUT_IF, onlink=onlink)

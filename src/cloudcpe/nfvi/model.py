@@ -110,6 +110,10 @@ class Bridge(_Doc):
         return v
 
 
+HOST_KEY = re.compile(r"^[a-z0-9]{1,16}$")
+RESERVED_HOST_KEYS = {"lab"}  # `ccpe-lab-*` namespaces are the lab's simulated hosts
+
+
 class HostDesiredState(_Doc):
     """Everything of ours that should exist on one host. Empty = remove everything of ours."""
 
@@ -118,6 +122,14 @@ class HostDesiredState(_Doc):
     namespaces: list[FunctionNamespace] = Field(default_factory=list)
     links: list[VethLink] = Field(default_factory=list)
     bridges: list[Bridge] = Field(default_factory=list)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        # no dashes: the host's namespace prefix `ccpe-<host>-` must never match another's
+        if not HOST_KEY.match(v) or v in RESERVED_HOST_KEYS:
+            raise ValueError(f"host key {v!r} must be 1-16 of [a-z0-9] and not 'lab'")
+        return v
 
 
 FunctionState = Literal["running", "failed", "absent"]

@@ -195,7 +195,11 @@ def split_sysctls(sysctls: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
 
 
 def end_sysctls(end: LinkEnd) -> dict[str, str]:
-    return {f"ipv4.conf.{end.ifname}.proxy_arp": "1" if end.proxy_arp else "0"}
+    if not end.proxy_arp:
+        return {f"ipv4.conf.{end.ifname}.proxy_arp": "0"}
+    # Linux delays each proxy-ARP answer by a random 0-800 ms (proxy_delay): a relic of
+    # shared segments that only postpones the first packet of every new neighbour here.
+    return {f"ipv4.conf.{end.ifname}.proxy_arp": "1", f"ipv4.neigh.{end.ifname}.proxy_delay": "0"}
 
 
 # ---------------------------------------------------------------- nftables

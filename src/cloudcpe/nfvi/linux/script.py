@@ -95,6 +95,9 @@ class _Script:
         if end.master is not None:
             self.ip(end.netns, f"link set dev {dev} master {q(end.master)}")
         self.ip(end.netns, f"link set dev {dev} up")
+        # what the driver does through the ethtool ioctl: have the kernel act on the new
+        # carrier now instead of dropping packets until its link watcher runs (up to 1 s)
+        self.lines.append(self.exec_in(end.netns, f"ethtool {dev} >/dev/null"))
 
     def inside(self, ns: FunctionNamespace) -> None:
         _, per_if = plan.split_sysctls(ns.sysctls)
