@@ -274,7 +274,7 @@ def _report(
 def teardown(console: Console, quiet: bool = False) -> None:
     """Remove the demo's functions (via the driver, from the demo database) and its lab."""
     from cloudcpe.agent.embedded import EmbeddedHosts
-    from cloudcpe.inventory.models import Device
+    from cloudcpe.inventory.models import NfviHost
     from cloudcpe.nfvi.model import HostDesiredState
     from cloudcpe.store.db import make_engine, make_session_factory, unit_of_work
 
@@ -284,8 +284,8 @@ def teardown(console: Console, quiet: bool = False) -> None:
         engine = make_engine(settings.effective_database_url, pooled=False)
         with contextlib.suppress(Exception), unit_of_work(make_session_factory(engine)) as s:
             hosts = EmbeddedHosts()
-            for device in s.query(Device).all():
-                hosts.converge(device, HostDesiredState(host=device.host_key))
+            for host in s.query(NfviHost).all():
+                hosts.converge(host, HostDesiredState(host=host.host_key))
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             db.with_name(db.name + suffix).unlink(missing_ok=True)

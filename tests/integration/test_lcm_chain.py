@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloudcpe.agent.embedded import EmbeddedHosts
-from cloudcpe.inventory.models import Device
+from cloudcpe.inventory.models import NfviHost
 from cloudcpe.nfvi.linux.lab import LabSite, TcpServer, tcp_connect
 from cloudcpe.nfvi.linux.netns import netns_socket
 from cloudcpe.nfvi.model import HostDesiredState
@@ -62,7 +62,7 @@ def acme(
     yield {"site": site, "device": device, "prefix": prefix}
     # teardown also after a failed test: remove whatever the test left on its host
     with unit_of_work(factory) as s:
-        for dev in s.scalars(select(Device)):
+        for dev in s.scalars(select(NfviHost)):
             EmbeddedHosts().converge(dev, HostDesiredState(host=dev.host_key))
     assert not {n for n in netns_names() if n.startswith(prefix)}
 
@@ -258,6 +258,6 @@ def test_retry_resumes_once_the_cause_is_fixed(
         assert len([n for n in netns_names() if n.startswith(prefix)]) == 2
     finally:
         with unit_of_work(factory) as s:
-            for dev in s.scalars(select(Device)):
+            for dev in s.scalars(select(NfviHost)):
                 EmbeddedHosts().converge(dev, HostDesiredState(host=dev.host_key))
     assert not [n for n in netns_names() if n.startswith(prefix)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from cloudcpe.inventory.models import Device
+from cloudcpe.inventory.models import NfviHost
 from cloudcpe.nfvi.driver import NfviDriver, get_driver
 from cloudcpe.nfvi.model import HostDesiredState, ObservedState
 
@@ -23,6 +23,6 @@ class EmbeddedHosts:
             self._drivers[netns] = get_driver(self._driver_name, host_netns=netns)
         return self._drivers[netns]
 
-    def converge(self, device: Device, desired: HostDesiredState) -> ObservedState:
-        with self._locks[device.host_key]:
-            return self._driver(device.netns).apply(desired)
+    def converge(self, host: NfviHost, desired: HostDesiredState) -> ObservedState:
+        with self._locks[host.host_key]:
+            return self._driver(host.netns).apply(desired)

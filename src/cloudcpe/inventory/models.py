@@ -1,6 +1,8 @@
-"""Tenants (customers), sites, and devices (NFVI hosts at sites)."""
+"""Tenants (customers), sites, POPs, and the NFVI hosts: CPE devices and compute nodes."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,24 +28,64 @@ class Site(IdMixin, Base):
     description: Mapped[str] = mapped_column(String(500), default="")
 
 
-class Device(IdMixin, Base):
-    """An NFVI host at a site (a CPE device). `host_key` names its kernel objects."""
+class NfviHost(IdMixin, Base):
+    """A host that runs functions and is reconciled to one desired state document: a CPE
+    device at a site or a compute node in a POP. `host_key` names its kernel objects."""
+
+    __tablename__ = "nfvi_host"
+    __mapper_args__ = {"polymorphic_on": "role", "polymorphic_identity": "host"}
+
+    role: Mapped[str] = mapped_column(String(16))  # cpe | compute
+    name: Mapped[str] = mapped_column(String(63))
+    serial: Mapped[str] = mapped_column(String(63), unique=True)
+    model: Mapped[str] = mapped_column(String(63), default="linux")
+    host_key: Mapped[str] = mapped_column(String(8), unique=True)
+    max_functions: Mapped[int] = mapped_column(Integer, default=8)
+    # embedded: the orchestrator realises the host itself (in `netns`, None = its own
+    # namespace); agent: a `cloudcpe agent` on the host pulls its desired state
+    management: Mapped[str] = mapped_column(String(16), default="embedded")
+    netns: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # zero-touch activation and the agent's own credential (hashes only)
+    activation_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    activation_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    credential_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Device(NfviHost):
+    """A CPE device at a site (on-premise: runs the chain; cloud site: a thin CPE)."""
 
     __tablename__ = "device"
+    __mapper_args__ = {"polymorphic_identity": "cpe"}
 
+    id: Mapped[str] = mapped_column(
+        ForeignKey("nfvi_host.id", ondelete="CASCADE"), primary_key=True
+    )
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id", ondelete="RESTRICT"), index=True)
     site_id: Mapped[str | None] = mapped_column(
         ForeignKey("site.id", ondelete="RESTRICT"), unique=True, nullable=True
     )
-    name: Mapped[str] = mapped_column(String(63))
-    serial: Mapped[str] = mapped_column(String(63), unique=True)
-    model: Mapped[str] = mapped_column(String(63), default="linux-cpe")
-    host_key: Mapped[str] = mapped_column(String(8), unique=True)
     wan_address: Mapped[str] = mapped_column(String(43))  # CIDR, e.g. 203.0.113.2/24
     wan_gateway: Mapped[str] = mapped_column(String(39))
     lan_port: Mapped[str] = mapped_column(String(15), default="ccpe-lan")
     wan_port: Mapped[str] = mapped_column(String(15), default="ccpe-wan")
-    max_functions: Mapped[int] = mapped_column(Integer, default=8)
-    # Embedded (in-process) host: the network namespace that plays this host; None = this
-    # machine's own namespace. Remote agents come with the host agent issue.
-    netns: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Pop(IdMixin, Base):
+    """A point of presence of the provider: compute nodes that run cloud sites' chains."""
+
+    __tablename__ = "pop"
+
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ComputeNode(NfviHost):
+    __tablename__ = "compute_node"
+    __mapper_args__ = {"polymorphic_identity": "compute"}
+
+    id: Mapped[str] = mapped_column(
+        ForeignKey("nfvi_host.id", ondelete="CASCADE"), primary_key=True
+    )
+    pop_id: Mapped[str] = mapped_column(ForeignKey("pop.id", ondelete="RESTRICT"), index=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudcpe.catalog.models import NsDescriptor
-from cloudcpe.inventory.models import Device, Site
+from cloudcpe.inventory.models import Device, NfviHost, Site
 from cloudcpe.lcm.models import HostDocument, NsInstance, VnfInstance
 from cloudcpe.lcm.render import ChainFunction, PlacedChain, render_host
 from cloudcpe.nfvi.model import HostDesiredState, ObservedState
@@ -20,10 +20,13 @@ from cloudcpe.store.base import utcnow
 class HostGateway(Protocol):
     """Delivers a host's desired state and answers what the host then observes."""
 
-    def converge(self, device: Device, desired: HostDesiredState) -> ObservedState: ...
+    def converge(self, host: NfviHost, desired: HostDesiredState) -> ObservedState: ...
 
 
-def placed_chains(session: Session, device: Device) -> list[PlacedChain]:
+def placed_chains(session: Session, host: NfviHost) -> list[PlacedChain]:
+    if not isinstance(host, Device):
+        raise NotImplementedError("chains on compute nodes come with POP support")
+    device = host
     rows = session.execute(
         select(VnfInstance, NsInstance, Site)
         .join(NsInstance, VnfInstance.ns_instance_id == NsInstance.id)
@@ -56,15 +59,15 @@ def placed_chains(session: Session, device: Device) -> list[PlacedChain]:
     return chains
 
 
-def render_document(session: Session, device: Device) -> HostDocument:
+def render_document(session: Session, host: NfviHost) -> HostDocument:
     """Recompute a host's desired state from the database; bump its version if it changed."""
     doc = session.scalar(
-        select(HostDocument).where(HostDocument.host_id == device.id).with_for_update()
+        select(HostDocument).where(HostDocument.host_id == host.id).with_for_update()
     )
     if doc is None:
-        doc = HostDocument(host_id=device.id, version=0, desired={})
+        doc = HostDocument(host_id=host.id, version=0, desired={})
         session.add(doc)
-    desired = render_host(device.host_key, doc.version, placed_chains(session, device))
+    desired = render_host(host.host_key, doc.version, placed_chains(session, host))
     content = desired.model_dump(mode="json", exclude={"version"})
     old = {k: v for k, v in (doc.desired or {}).items() if k != "version"}
     if content != old:

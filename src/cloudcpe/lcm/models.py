@@ -34,7 +34,9 @@ class VnfInstance(IdMixin, Base):
     ns_instance_id: Mapped[str] = mapped_column(
         ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True
     )
-    host_id: Mapped[str] = mapped_column(ForeignKey("device.id", ondelete="RESTRICT"), index=True)
+    host_id: Mapped[str] = mapped_column(
+        ForeignKey("nfvi_host.id", ondelete="RESTRICT"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(63))
     function: Mapped[str] = mapped_column(String(31))
@@ -71,7 +73,7 @@ class HostDocument(Base):
     __table_args__ = (UniqueConstraint("host_id"),)
 
     host_id: Mapped[str] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("nfvi_host.id", ondelete="CASCADE"), primary_key=True
     )
     version: Mapped[int] = mapped_column(Integer, default=0)
     desired: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloudcpe.inventory.models import Device, Site
+from cloudcpe.inventory.models import NfviHost, Site
 from cloudcpe.lcm.hosts import HostGateway, descriptor_of, render_document
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.lcm.service import effective_chain
@@ -49,32 +49,30 @@ def place(ctx: StepContext) -> None:
             return  # placed by an earlier attempt of this operation
         chain = effective_chain(descriptor_of(s, ns), ns.vnf_params)
         try:
-            device = choose_host(s, s.get_one(Site, ns.site_id), len(chain), ns.id)
+            host = choose_host(s, s.get_one(Site, ns.site_id), len(chain), ns.id)
         except Exception as exc:
             raise StepFailed(str(exc)) from exc
         for i, el in enumerate(chain):
             s.add(
                 VnfInstance(
                     ns_instance_id=ns.id,
-                    host_id=device.id,
+                    host_id=host.id,
                     position=i,
                     name=el["name"],
                     function=el["function"],
-                    key=_unique_key(s, device),
+                    key=_unique_key(s, host),
                     params=el["params"],
                 )
             )
-        _touch_hosts(op, [device.id])
+        _touch_hosts(op, [host.id])
 
 
-def _unique_key(s: Session, device: Device) -> str:
+def _unique_key(s: Session, host: NfviHost) -> str:
     import secrets
 
     while True:
         key = secrets.token_hex(4)
-        clash = select(VnfInstance.id).where(
-            VnfInstance.host_id == device.id, VnfInstance.key == key
-        )
+        clash = select(VnfInstance.id).where(VnfInstance.host_id == host.id, VnfInstance.key == key)
         if not s.scalar(clash):
             return key
 
@@ -120,7 +118,7 @@ def render(ctx: StepContext) -> None:
     with unit_of_work(ctx.factory) as s:
         op, _ = ctx.load(s)
         for host_id in op.rollback_data.get("hosts", []):
-            render_document(s, s.get_one(Device, host_id))
+            render_document(s, s.get_one(NfviHost, host_id))
 
 
 def apply(ctx: StepContext) -> None:
@@ -128,7 +126,7 @@ def apply(ctx: StepContext) -> None:
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
         targets = [
-            (s.get_one(Device, h), s.get_one(HostDocument, h))
+            (s.get_one(NfviHost, h), s.get_one(HostDocument, h))
             for h in op.rollback_data.get("hosts", [])
         ]
         names = {
@@ -136,13 +134,13 @@ def apply(ctx: StepContext) -> None:
             for v in s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))
         }
     problems: list[str] = []
-    for device, doc in targets:
+    for host, doc in targets:
         # no transaction is held while the host works
-        observed = ctx.hosts.converge(device, HostDesiredState.model_validate(doc.desired))
-        _record(ctx, device.id, observed)
-        problems += [f"device {device.name!r}: {e}" for e in observed.errors]
+        observed = ctx.hosts.converge(host, HostDesiredState.model_validate(doc.desired))
+        _record(ctx, host.id, observed)
+        problems += [f"host {host.name!r}: {e}" for e in observed.errors]
         problems += [
-            f"function {names[f.owner]!r} on device {device.name!r} is {f.state}: "
+            f"function {names[f.owner]!r} on host {host.name!r} is {f.state}: "
             f"{f.reason or 'no reason given'}"
             for f in observed.failures_of(set(names))
         ]

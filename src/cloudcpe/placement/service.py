@@ -6,13 +6,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloudcpe.errors import Invalid
-from cloudcpe.inventory.models import Device, Site
+from cloudcpe.inventory.models import Device, NfviHost, Site
 from cloudcpe.inventory.service import device_of_site
 from cloudcpe.lcm.models import VnfInstance
 
 
-def functions_on(session: Session, device: Device, excluding_ns: str | None = None) -> int:
-    stmt = select(func.count()).select_from(VnfInstance).where(VnfInstance.host_id == device.id)
+def functions_on(session: Session, host: NfviHost, excluding_ns: str | None = None) -> int:
+    stmt = select(func.count()).select_from(VnfInstance).where(VnfInstance.host_id == host.id)
     if excluding_ns:
         stmt = stmt.where(VnfInstance.ns_instance_id != excluding_ns)
     return int(session.scalar(stmt) or 0)

@@ -2,18 +2,21 @@
 
 from cloudcpe.auth.models import ApiToken
 from cloudcpe.catalog.models import NsDescriptor
-from cloudcpe.inventory.models import Device, Site, Tenant
+from cloudcpe.inventory.models import ComputeNode, Device, NfviHost, Pop, Site, Tenant
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.store.base import Base
 
 __all__ = [
     "ApiToken",
     "Base",
+    "ComputeNode",
     "Device",
     "HostDocument",
     "LcmOperation",
+    "NfviHost",
     "NsDescriptor",
     "NsInstance",
+    "Pop",
     "Site",
     "Tenant",
     "VnfInstance",
