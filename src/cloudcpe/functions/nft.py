@@ -8,10 +8,6 @@ from typing import Any
 Json = dict[str, Any]
 
 
-def table_cmds(family: str, name: str) -> tuple[str, str]:
-    return (family, name)
-
-
 def chain(
     family: str, table: str, name: str, *, hook: str, prio: int, policy: str, type_: str = "filter"
 ) -> Json:

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.lcm.models import LcmOperation, NsInstance
-from cloudcpe.lcm.workflows import StepContext, workflow_of
+from cloudcpe.lcm.workflows import StepContext, StepFailed, Workflow, workflow_of
 from cloudcpe.store.base import utcnow
 from cloudcpe.store.db import SessionFactory, unit_of_work
 
@@ -130,10 +130,7 @@ class Worker:
                 op = s.get_one(LcmOperation, op_id)
                 op.steps_done = [*op.steps_done, prefix + name]
 
-    def _complete(self, op: LcmOperation, ns: NsInstance, workflow: object) -> None:
-        from cloudcpe.lcm.workflows import Workflow
-
-        assert isinstance(workflow, Workflow)
+    def _complete(self, op: LcmOperation, ns: NsInstance, workflow: Workflow) -> None:
         if workflow.ns_state_after:
             ns.ns_state = workflow.ns_state_after
         op.operation_state = workflow.final_state
@@ -143,8 +140,6 @@ class Worker:
         log.info("operation %s %s -> %s", op.id, op.operation, op.operation_state)
 
     def _fail(self, op_id: str, step: str, exc: Exception) -> None:
-        from cloudcpe.lcm.workflows import StepFailed
-
         if not isinstance(exc, StepFailed):
             log.exception("step %s of operation %s raised", step, op_id)
         with unit_of_work(self.factory) as s:

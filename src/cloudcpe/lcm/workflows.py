@@ -3,8 +3,9 @@ operation has already finished, and re-running a step converges rather than dupl
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -68,8 +69,6 @@ def place(ctx: StepContext) -> None:
 
 
 def _unique_key(s: Session, host: NfviHost) -> str:
-    import secrets
-
     while True:
         key = secrets.token_hex(4)
         clash = select(VnfInstance.id).where(VnfInstance.host_id == host.id, VnfInstance.key == key)
@@ -158,7 +157,6 @@ class Workflow:
     steps: list[tuple[str, Step]]
     final_state: str
     ns_state_after: str | None = None  # the NS state once the workflow completes
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 FORWARD: dict[str, Workflow] = {
