@@ -137,3 +137,30 @@ def bearer(token: str) -> dict[str, str]:
 def operator(factory: SessionFactory) -> dict[str, str]:
     """Headers of an operator token."""
     return bearer(make_token(factory, "test-operator"))
+
+
+# --- Leak check ---
+# Whatever a test made in the kernel must be gone when the session ends, also after
+# failures: every project object carries the `ccpe` prefix, so a listing finds leftovers.
+
+
+def _ccpe_kernel_objects() -> set[str]:
+    import json
+    import subprocess
+
+    found: set[str] = set()
+    for args, key in ((["ip", "-j", "netns", "list"], "name"), (["ip", "-j", "link"], "ifname")):
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        found |= {o[key] for o in json.loads(out or "[]") if o.get(key, "").startswith("ccpe")}
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_kernel_leaks() -> Iterator[None]:
+    before = _ccpe_kernel_objects()
+    yield
+    left = _ccpe_kernel_objects() - before
+    assert not left, f"the test session left ccpe kernel objects behind: {sorted(left)}"
