@@ -17,8 +17,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="Portal users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 console = Console()
 
 
@@ -78,6 +80,41 @@ def token_create(
             raise typer.Exit(2) from None
         token = create_token(session, name, scope)
     print(token)
+
+
+@user_app.command("create-admin")
+def user_create_admin(
+    name: Annotated[str, typer.Argument(help="the operator admin's login name")],
+) -> None:
+    """Create an operator admin (the first way into the portals). The password is read from
+    stdin when it is not a terminal, else prompted for twice; there is no default password."""
+    import sys
+
+    from cloudcpe.auth.audit import Actor, attach
+    from cloudcpe.auth.passwords import MIN_LENGTH
+    from cloudcpe.auth.principal import OPERATOR
+    from cloudcpe.auth.users import create_first_admin
+    from cloudcpe.errors import DomainError
+    from cloudcpe.store.db import make_engine, make_session_factory, unit_of_work
+    from cloudcpe.store.migrate import upgrade
+
+    if sys.stdin.isatty():
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_LENGTH:
+        console.print(f"[red]error:[/red] the password needs at least {MIN_LENGTH} characters")
+        raise typer.Exit(2)
+    url = Settings().effective_database_url
+    upgrade(url)
+    try:
+        with unit_of_work(make_session_factory(make_engine(url))) as session:
+            attach(session, Actor(OPERATOR, "cli", f"cloudcpe user create-admin {name}"))
+            create_first_admin(session, name, password)
+    except (DomainError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {getattr(exc, 'detail', exc)}")
+        raise typer.Exit(2) from None
+    console.print(f"operator admin {name!r} created; log in at /login of `cloudcpe serve`")
 
 
 @app.command()

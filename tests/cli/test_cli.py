@@ -141,3 +141,33 @@ def test_ctrl_c_during_the_demo_removes_what_it_made(tmp_path: Path, after: str)
         if proc.poll() is None:
             proc.kill()
         run("demo", "--down", env=env)  # when an assertion failed: leave nothing behind
+
+
+def test_create_admin_reads_the_password_from_stdin(env: dict[str, str]) -> None:
+    short = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode == 2 and "at least" in short.stdout
+    result = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="a-long-enough-secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    again = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="a-long-enough-secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2 and "already exists" in again.stdout
