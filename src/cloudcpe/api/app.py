@@ -12,6 +12,7 @@ from cloudcpe.api import errors
 from cloudcpe.api.product import catalog, designs, inventory, lcm, users
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.portal import app as portal
 from cloudcpe.store.db import SessionFactory
 
 DESCRIPTION = """Cloud CPE orchestrator. Every endpoint needs `Authorization: Bearer <token>`
@@ -51,4 +52,5 @@ def create_app(
     errors.install(app)
     for module in (inventory, catalog, designs, lcm, users):
         app.include_router(module.router, prefix="/api/v1")
+    portal.install(app)
     return app
