@@ -104,7 +104,7 @@ def topology(sites: Sequence[SiteView]) -> Markup:
                 parts.append(_arrow(x, cy, x + 25, cy))
                 x += 25
                 parts.append(_chain_inline(x, y + 12, svc.ns.name, svc.status, svc.functions))
-                x += 40 + 70 * max(len(svc.functions), 1)
+                x += 10 + max(30 + 70 * max(len(svc.functions), 1), 12 + 6 * len(svc.ns.name) + 50)
                 if x > width - 120:
                     break
         parts.append("</g>")
@@ -115,12 +115,13 @@ def topology(sites: Sequence[SiteView]) -> Markup:
 def _chain_inline(
     x: float, y: float, name: str, status: str, functions: Sequence[dict[str, Any]]
 ) -> str:
-    w = 30 + 70 * max(len(functions), 1)
+    label = f"{name} ({status})"
+    w = max(30 + 70 * max(len(functions), 1), 12 + 6 * len(label))
     out = [
         f'<g class="chain" data-status="{escape(status)}">',
         f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="46" rx="8" '
         f'fill="{colour(status)}" fill-opacity="0.12" stroke="{colour(status)}"/>',
-        _text(x + 6, y + 12, f"{name} ({status})", 10),
+        _text(x + 6, y + 12, label, 10),
     ]
     for j, fn in enumerate(functions):
         fx = x + 10 + 70 * j
