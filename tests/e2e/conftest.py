@@ -45,8 +45,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API runs an event loop in the test thread while it is
+    open, which the kernel tests' synchronous pyroute2 calls elsewhere must not meet."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:

@@ -30,7 +30,10 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": committed before the response is sent, so a client that has its answer
+# (or a browser following a redirect) always sees the change; and a long response (a page's
+# event stream) does not hold a database connection.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(

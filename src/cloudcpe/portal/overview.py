@@ -127,6 +127,7 @@ def operation_json(op: LcmOperation, names: dict[str, str]) -> dict[str, Any]:
         else int(100 * len(op.steps_done or []) / STEPS),
         "error": op.error,
         "start_time": _iso(start),
+        "started": start.strftime("%Y-%m-%d %H:%M:%S") if start else "",
         "state_entered_time": _iso(entered),
         "seconds": round((entered - start).total_seconds(), 3) if start and entered else None,
     }

@@ -68,9 +68,9 @@ def topology(sites: Sequence[SiteView]) -> Markup:
     row_h, width = 90, 1100
     rows = max(len(sites), 1)
     height = 40 + rows * row_h
+    used = 600.0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-labelledby="topo-title" class="picture topology">',
+        "",  # the <svg> element, once the width in use is known
         '<title id="topo-title">Topology: sites, their devices and service chains</title>',
         _DEFS,
         _box(10, height / 2 - 25, 130, 50, "up"),
@@ -107,8 +107,13 @@ def topology(sites: Sequence[SiteView]) -> Markup:
                 x += 10 + max(30 + 70 * max(len(svc.functions), 1), 12 + 6 * len(svc.ns.name) + 50)
                 if x > width - 120:
                     break
+            used = max(used, x + 20)
         parts.append("</g>")
     parts.append("</svg>")
+    parts[0] = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {used:.0f} {height}" '
+        f'role="img" aria-labelledby="topo-title" class="picture topology">'
+    )
     return Markup("".join(parts))
 
 
@@ -185,7 +190,7 @@ def operations_chart(ops: Sequence[dict[str, Any]]) -> Markup:
             f'fill="{colour(o["state"])}"><title>{escape(o["operation"])} '
             f"{escape(o['state'])}: {o['seconds']} s</title></rect>"
         )
-        parts.append(_text(x + bar / 2, base + 14, o["operation"][:5], 10, "middle"))
+        parts.append(_text(x + bar / 2, base + 14, o["operation"].lower(), 9, "middle"))
         parts.append(_text(x + bar / 2, base + 27, _hhmm(o["start_time"]), 9, "middle"))
     parts.append("</svg>")
     return Markup("".join(parts))

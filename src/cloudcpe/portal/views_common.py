@@ -173,6 +173,12 @@ def service(request: Request, session: SessionDep, visitor: VisitorDep, ns_id: s
     return _service_page(request, session, visitor, ns_id)
 
 
+@router.get("/services/{ns_id}/firewall/{vnf}")
+def firewall_reloaded(ns_id: str, vnf: str) -> Response:
+    """A reload of a page answered to a rejected policy: back to the service."""
+    return see_other(f"/services/{ns_id}")
+
+
 @router.post("/services/{ns_id}/firewall/{vnf}")
 def edit_firewall(
     request: Request,

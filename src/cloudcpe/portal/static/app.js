@@ -17,7 +17,7 @@ function el(tag, attrs = {}, ...children) {
 // ---------------------------------------------------------------- live operations
 function opRow(op, mayAct) {
   const tr = el("tr", { "data-op": op.id, "data-state": op.state });
-  tr.append(el("td", { text: op.start_time || "" }));
+  tr.append(el("td", { text: op.started || "" }));
   tr.append(el("td", {}, el("a", { href: `/services/${op.ns_instance_id}`, text: op.service })));
   tr.append(el("td", { text: op.operation }));
   tr.append(el("td", {}, el("span", { class: `badge s-${op.state}`, text: op.state })));
@@ -67,8 +67,9 @@ function startLive() {
     box.classList.add("connected");
     const data = JSON.parse(ev.data);
     applySnapshot(data);
-    // when a service changes state (e.g. it came up), refresh the page's other parts once
-    const states = JSON.stringify(Object.values(data.services).map((s) => s.ns_state));
+    // when a service changes state (it came up, an update finished), refresh the page's
+    // other parts (chain, policy, chart) once, unless the visitor is editing the policy
+    const states = JSON.stringify(Object.values(data.services).map((s) => [s.ns_state, s.status]));
     if (lastStates !== null && states !== lastStates && document.body.dataset.reloadOnChange !== "no"
         && document.querySelector(".rules-form") && !document.querySelector(".rules-form.dirty")) {
       window.location.reload();
