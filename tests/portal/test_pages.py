@@ -51,9 +51,16 @@ def world(web: TestClient, factory: SessionFactory) -> dict[str, Any]:
     return out
 
 
+def login_nonce(web: TestClient) -> str:
+    match = re.search(r'name="nonce" value="([^"]+)"', web.get("/login").text)
+    assert match
+    return match.group(1)
+
+
 def login(web: TestClient, name: str) -> str:
     web.cookies.clear()
-    resp = web.post("/login", data={"name": name, "password": PASSWORD}, follow_redirects=False)
+    form = {"name": name, "password": PASSWORD, "nonce": login_nonce(web)}
+    resp = web.post("/login", data=form, follow_redirects=False)
     assert resp.status_code == 303, resp.text
     cookie = resp.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
@@ -64,9 +71,16 @@ def login(web: TestClient, name: str) -> str:
     return match.group(1)
 
 
-def test_wrong_password_and_anonymous_visits(web: TestClient, world: dict[str, Any]) -> None:
-    resp = web.post("/login", data={"name": "acme-admin", "password": "nope-nope-nope"})
+def test_wrong_password_forged_login_and_anonymous_visits(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    nonce = login_nonce(web)
+    form = {"name": "acme-admin", "password": "nope-nope-nope", "nonce": nonce}
+    resp = web.post("/login", data=form)
     assert resp.status_code == 401 and "wrong name or password" in resp.text
+    web.cookies.clear()  # a login form posted from elsewhere: no matching nonce cookie
+    forged = web.post("/login", data={"name": "acme-admin", "password": PASSWORD, "nonce": nonce})
+    assert forged.status_code == 403 and "ccpe_session" not in forged.headers.get("set-cookie", "")
     resp = web.get("/admin/devices", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/login?next=/admin/devices"
 
@@ -226,3 +240,26 @@ def test_designer_validates_saves_publishes(web: TestClient, world: dict[str, An
     assert pub.status_code == 200, pub.text
     nsd = ok(web.get(f"/api/v1/ns_descriptors/{pub.json()['nsd_id']}", headers=world["root"]))
     assert nsd["version"] == "2" and nsd["chain"][0]["customer_params"] == ["rules"]
+
+
+def test_failed_operation_can_be_rolled_back_from_the_page(
+    web: TestClient, world: dict[str, Any], factory: SessionFactory
+) -> None:
+    from cloudcpe.lcm.models import LcmOperation
+    from cloudcpe.store.db import unit_of_work
+
+    ns_id = world["acme"]["ns"]["id"]
+    op = ok(web.post(f"/api/v1/ns_instances/{ns_id}/instantiate", headers=world["root"]), 202)
+    with unit_of_work(factory) as s:  # as if the worker had failed at a step
+        row = s.get_one(LcmOperation, op["id"])
+        row.operation_state = "FAILED_TEMP"
+        row.error = {"status": 500, "title": "step 'apply' failed", "detail": "RTNETLINK: boom"}
+    csrf = login(web, "acme-user")
+    page = web.get("/operations")
+    assert "RTNETLINK: boom" in page.text and f"/operations/{op['id']}/rollback" in page.text
+    resp = web.post(f"/operations/{op['id']}/rollback", data={"csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    got = ok(web.get(f"/api/v1/ns_lcm_op_occs/{op['id']}", headers=world["root"]))
+    assert got["operation_state"] == "ROLLING_BACK"
+    other = login(web, "globex-user")  # another tenant's operation: not found
+    assert web.post(f"/operations/{op['id']}/retry", data={"csrf": other}).status_code == 404

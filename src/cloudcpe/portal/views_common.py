@@ -4,7 +4,9 @@ users, audit log, and the live event stream."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -51,19 +53,47 @@ def _safe_next(target: str | None, default: str) -> str:
     return default
 
 
+LOGIN_NONCE = "ccpe_login"
+
+
+def _login_form(request: Request, status_code: int = 200, **ctx: Any) -> Response:
+    """The login form carries a nonce that must match a cookie set with it (double submit):
+    another site cannot log a browser in under the attacker's account (login CSRF)."""
+    nonce = secrets.token_urlsafe(24)
+    resp = render(request, "login.html", status_code=status_code, nonce=nonce, **ctx)
+    resp.set_cookie(
+        LOGIN_NONCE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=3600,
+        path="/login",
+    )
+    return resp
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "") -> Response:
-    return render(request, "login.html", next=next, error=None)
+    return _login_form(request, next=next, error=None)
 
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, form: FormDep) -> Response:
     name, password = str(form.get("name", "")), str(form.get("password", ""))
+    nonce = request.cookies.get(LOGIN_NONCE, "")
+    if not nonce or not hmac.compare_digest(nonce, str(form.get("nonce", ""))):
+        return _login_form(
+            request,
+            status_code=403,
+            next=str(form.get("next", "")),
+            error="the login form was stale; please log in again",
+            name=name,
+        )
     user = users.authenticate(session, name, password)
     if user is None:
-        return render(
+        return _login_form(
             request,
-            "login.html",
             status_code=401,
             next=str(form.get("next", "")),
             error="wrong name or password",
@@ -71,6 +101,7 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
         )
     secret, _ = open_session(session, user, client_address(request))
     resp = see_other(_safe_next(str(form.get("next", "")), _home_of(user.role)))
+    resp.delete_cookie(LOGIN_NONCE, path="/login")
     resp.set_cookie(
         COOKIE,
         secret,
