@@ -7,7 +7,8 @@ runs without an LCM worker: operations stay PROCESSING, nothing touches the kern
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -64,7 +65,8 @@ def build_world(api: TestClient, factory: SessionFactory, role: str) -> W:
             "device": dev,
             "nsd": nsd,
             "unused": unused,
-            "ns": ns,
+            "ns0": ns[0],
+            "ns1": ns[1],
             "op": op,
             "user": uid,
         }
@@ -76,225 +78,90 @@ def build_world(api: TestClient, factory: SessionFactory, role: str) -> W:
     return w
 
 
-Case = tuple[str, str, Callable[[W], str], Callable[[W], Any] | None, tuple[int, int, int, int]]
-
 CHAIN = [{"name": "fw", "function": "firewall", "params": {"rules": []}}]
 
-CASES: list[Case] = [
+# request bodies; "{acme.tenant.id}"-style placeholders are filled from the world
+BODIES: dict[str, dict[str, Any]] = {
+    "tenant": {"name": "new"},
+    "site": {"name": "new", "tenant_id": "{acme.tenant.id}", "lan_prefix": "10.9.0.0/24"},
+    "device": {"name": "new-cpe", "serial": "SN-new", "site_id": "{acme.branch.id}",
+               "wan_address": "198.51.100.2/24", "wan_gateway": "198.51.100.1"},
+    "nsd": {"name": "new-nsd", "chain": CHAIN},
+    "design": {"name": "d1", "chain": CHAIN},
+    "order": {"name": "new", "site_id": "{acme.site.id}", "nsd_id": "{acme.nsd.id}"},
+    "order-other": {"name": "new2", "site_id": "{globex.site.id}", "nsd_id": "{globex.nsd.id}"},
+    "update": {"vnf_params": {"fw": {"rules": []}}},
+    "tenant-user": {"name": "new-user", "password": PASSWORD, "role": "tenant_user",
+                    "tenant_id": "{acme.tenant.id}"},
+    "operator-user": {"name": "new-op", "password": PASSWORD, "role": "operator"},
+    "disable": {"disabled": True},
+    "token": {"name": "mine"},
+}  # fmt: skip
+
+# method, path, body, expected status for: operator_admin, operator, tenant_admin, tenant_user
+# (a tenant role's user belongs to acme; globex is "another tenant")
+# fmt: off
+CASES: list[tuple[str, str, str | None, str]] = [
     # inventory
-    ("list tenants", "GET", lambda w: "/tenants", None, (200, 200, 200, 200)),
-    (
-        "create tenant",
-        "POST",
-        lambda w: "/tenants",
-        lambda w: {"name": "new"},
-        (201, 403, 403, 403),
-    ),
-    (
-        "other tenant",
-        "GET",
-        lambda w: f"/tenants/{w['globex']['tenant']['id']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    ("list sites", "GET", lambda w: "/sites", None, (200, 200, 200, 200)),
-    (
-        "create site",
-        "POST",
-        lambda w: "/sites",
-        lambda w: {
-            "name": "new",
-            "tenant_id": w["acme"]["tenant"]["id"],
-            "lan_prefix": "10.9.0.0/24",
-        },
-        (201, 403, 201, 403),
-    ),
-    (
-        "other site",
-        "GET",
-        lambda w: f"/sites/{w['globex']['site']['id']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    ("list devices", "GET", lambda w: "/devices", None, (200, 200, 200, 200)),
-    (
-        "register device",
-        "POST",
-        lambda w: "/devices",
-        lambda w: {
-            "name": "new-cpe",
-            "serial": "SN-new",
-            "site_id": w["acme"]["branch"]["id"],
-            "wan_address": "198.51.100.2/24",
-            "wan_gateway": "198.51.100.1",
-        },
-        (201, 403, 403, 403),
-    ),
-    (
-        "other device",
-        "GET",
-        lambda w: f"/devices/{w['globex']['device']['id']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    (
-        "other device state",
-        "GET",
-        lambda w: f"/devices/{w['globex']['device']['id']}/state",
-        None,
-        (200, 200, 404, 404),
-    ),
-    # catalog and designer
-    ("functions", "GET", lambda w: "/functions", None, (200, 200, 200, 200)),
-    ("list nsds", "GET", lambda w: "/ns_descriptors", None, (200, 200, 200, 200)),
-    (
-        "create nsd",
-        "POST",
-        lambda w: "/ns_descriptors",
-        lambda w: {"name": "new-nsd", "chain": CHAIN},
-        (201, 403, 201, 403),
-    ),
-    (
-        "other nsd",
-        "GET",
-        lambda w: f"/ns_descriptors/{w['globex']['nsd']['id']}",
-        None,
-        (200, 200, 200, 200),
-    ),  # published for every tenant
-    (
-        "delete published nsd",
-        "DELETE",
-        lambda w: f"/ns_descriptors/{w['globex']['unused']['id']}",
-        None,
-        (204, 403, 403, 403),
-    ),
-    ("list designs", "GET", lambda w: "/ns_designs", None, (200, 200, 200, 200)),
-    (
-        "save design",
-        "POST",
-        lambda w: "/ns_designs",
-        lambda w: {"name": "d1", "chain": CHAIN},
-        (201, 403, 201, 403),
-    ),
+    ("GET",    "/tenants",                               None,            "200 200 200 200"),
+    ("POST",   "/tenants",                               "tenant",        "201 403 403 403"),
+    ("GET",    "/tenants/{globex.tenant.id}",            None,            "200 200 404 404"),
+    ("GET",    "/sites",                                 None,            "200 200 200 200"),
+    ("POST",   "/sites",                                 "site",          "201 403 201 403"),
+    ("GET",    "/sites/{globex.site.id}",                None,            "200 200 404 404"),
+    ("GET",    "/devices",                               None,            "200 200 200 200"),
+    ("POST",   "/devices",                               "device",        "201 403 403 403"),
+    ("GET",    "/devices/{globex.device.id}",            None,            "200 200 404 404"),
+    ("GET",    "/devices/{globex.device.id}/state",      None,            "200 200 404 404"),
+    # catalog and designer (globex's descriptors are published for every tenant)
+    ("GET",    "/functions",                             None,            "200 200 200 200"),
+    ("GET",    "/ns_descriptors",                        None,            "200 200 200 200"),
+    ("POST",   "/ns_descriptors",                        "nsd",           "201 403 201 403"),
+    ("GET",    "/ns_descriptors/{globex.nsd.id}",        None,            "200 200 200 200"),
+    ("DELETE", "/ns_descriptors/{globex.unused.id}",     None,            "204 403 403 403"),
+    ("GET",    "/ns_designs",                            None,            "200 200 200 200"),
+    ("POST",   "/ns_designs",                            "design",        "201 403 201 403"),
     # services and operations
-    ("list services", "GET", lambda w: "/ns_instances", None, (200, 200, 200, 200)),
-    (
-        "order service",
-        "POST",
-        lambda w: "/ns_instances",
-        lambda w: {
-            "name": "new",
-            "site_id": w["acme"]["site"]["id"],
-            "nsd_id": w["acme"]["nsd"]["id"],
-        },
-        (201, 403, 201, 201),
-    ),
-    (
-        "order at other site",
-        "POST",
-        lambda w: "/ns_instances",
-        lambda w: {
-            "name": "new2",
-            "site_id": w["globex"]["site"]["id"],
-            "nsd_id": w["globex"]["nsd"]["id"],
-        },
-        (201, 403, 422, 422),
-    ),
-    (
-        "other service",
-        "GET",
-        lambda w: f"/ns_instances/{w['globex']['ns'][0]['id']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    (
-        "instantiate other",
-        "POST",
-        lambda w: f"/ns_instances/{w['globex']['ns'][1]['id']}/instantiate",
-        None,
-        (202, 403, 404, 404),
-    ),
-    (
-        "update own, not instantiated",
-        "POST",
-        lambda w: f"/ns_instances/{w['acme']['ns'][1]['id']}/update",
-        lambda w: {"vnf_params": {"fw": {"rules": []}}},
-        (409, 403, 409, 409),
-    ),
-    ("list operations", "GET", lambda w: "/ns_lcm_op_occs", None, (200, 200, 200, 200)),
-    (
-        "other operation",
-        "GET",
-        lambda w: f"/ns_lcm_op_occs/{w['globex']['op']['id']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    (
-        "retry other operation",
-        "POST",
-        lambda w: f"/ns_lcm_op_occs/{w['globex']['op']['id']}/retry",
-        None,
-        (409, 403, 404, 404),
-    ),
-    (
-        "retry own operation",
-        "POST",
-        lambda w: f"/ns_lcm_op_occs/{w['acme']['op']['id']}/retry",
-        None,
-        (409, 403, 409, 409),
-    ),
+    ("GET",    "/ns_instances",                          None,            "200 200 200 200"),
+    ("POST",   "/ns_instances",                          "order",         "201 403 201 201"),
+    ("POST",   "/ns_instances",                          "order-other",   "201 403 422 422"),
+    ("GET",    "/ns_instances/{globex.ns0.id}",          None,            "200 200 404 404"),
+    ("POST",   "/ns_instances/{globex.ns1.id}/instantiate", None,         "202 403 404 404"),
+    ("POST",   "/ns_instances/{acme.ns1.id}/update",     "update",        "409 403 409 409"),
+    ("GET",    "/ns_lcm_op_occs",                        None,            "200 200 200 200"),
+    ("GET",    "/ns_lcm_op_occs/{globex.op.id}",         None,            "200 200 404 404"),
+    ("POST",   "/ns_lcm_op_occs/{globex.op.id}/retry",   None,            "409 403 404 404"),
+    ("POST",   "/ns_lcm_op_occs/{acme.op.id}/retry",     None,            "409 403 409 409"),
     # users, tokens, audit
-    ("list users", "GET", lambda w: "/users", None, (200, 200, 200, 403)),
-    (
-        "create tenant user",
-        "POST",
-        lambda w: "/users",
-        lambda w: {
-            "name": "new-user",
-            "password": PASSWORD,
-            "role": "tenant_user",
-            "tenant_id": w["acme"]["tenant"]["id"],
-        },
-        (201, 403, 201, 403),
-    ),
-    (
-        "create operator user",
-        "POST",
-        lambda w: "/users",
-        lambda w: {"name": "new-op", "password": PASSWORD, "role": "operator"},
-        (201, 403, 403, 403),
-    ),
-    (
-        "other tenant's user",
-        "GET",
-        lambda w: f"/users/{w['globex']['user']}",
-        None,
-        (200, 200, 404, 404),
-    ),
-    (
-        "disable other tenant's user",
-        "PATCH",
-        lambda w: f"/users/{w['globex']['user']}",
-        lambda w: {"disabled": True},
-        (200, 403, 404, 404),
-    ),
-    ("own tokens", "GET", lambda w: "/tokens", None, (200, 200, 200, 200)),
-    (
-        "create own token",
-        "POST",
-        lambda w: "/tokens",
-        lambda w: {"name": "mine"},
-        (201, 201, 201, 201),
-    ),
-    (
-        "revoke someone else's token",
-        "DELETE",
-        lambda w: f"/tokens/{w['root_token_id']}",
-        None,
-        (200, 404, 404, 404),
-    ),
-    ("audit log", "GET", lambda w: "/audit", None, (200, 403, 200, 403)),
+    ("GET",    "/users",                                 None,            "200 200 200 403"),
+    ("POST",   "/users",                                 "tenant-user",   "201 403 201 403"),
+    ("POST",   "/users",                                 "operator-user", "201 403 403 403"),
+    ("GET",    "/users/{globex.user}",                   None,            "200 200 404 404"),
+    ("PATCH",  "/users/{globex.user}",                   "disable",       "200 403 404 404"),
+    ("GET",    "/tokens",                                None,            "200 200 200 200"),
+    ("POST",   "/tokens",                                "token",         "201 201 201 201"),
+    ("DELETE", "/tokens/{root_token_id}",                None,            "200 404 404 404"),
+    ("GET",    "/audit",                                 None,            "200 403 200 403"),
 ]
+# fmt: on
+
+
+def fill(value: Any, w: W) -> Any:
+    """Replace "{a.b.c}" placeholders (in strings, lists, dicts) with the world's values."""
+    if isinstance(value, dict):
+        return {k: fill(v, w) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, w) for v in value]
+    if isinstance(value, str):
+        return re.sub(r"\{([\w.]+)\}", lambda m: str(_walk(w, m.group(1))), value)
+    return value
+
+
+def _walk(w: W, dotted: str) -> Any:
+    node: Any = w
+    for part in dotted.split("."):
+        node = node[part]
+    return node
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -304,11 +171,13 @@ def test_every_endpoint_group_for_a_role(
     w = build_world(api, factory, role)
     column = ROLES.index(role)
     wrong = []
-    for title, method, path, body, expected in CASES:
-        kw = {"json": body(w)} if body else {}
-        resp = api.request(method, "/api/v1" + path(w), headers=w["me"], **kw)
-        if resp.status_code != expected[column]:
-            wrong.append(f"{title}: {resp.status_code} (wanted {expected[column]}) {resp.text}")
+    for method, path, body, expected in CASES:
+        want = int(expected.split()[column])
+        kw = {"json": fill(BODIES[body], w)} if body else {}
+        resp = api.request(method, "/api/v1" + fill(path, w), headers=w["me"], **kw)
+        title = f"{method} {path} ({body or 'no body'})"
+        if resp.status_code != want:
+            wrong.append(f"{title}: {resp.status_code} (wanted {want}) {resp.text}")
         elif resp.status_code >= 400:
             assert resp.headers["content-type"] == "application/problem+json", title
     assert not wrong, "\n".join(wrong)
