@@ -64,6 +64,8 @@ def token_create(
 ) -> None:
     """Create an API token: an operator token, or with --tenant one scoped to that tenant.
     The token is printed once; only its hash is stored."""
+    from cloudcpe.auth.audit import Actor, attach
+    from cloudcpe.auth.principal import OPERATOR
     from cloudcpe.auth.service import create_token
     from cloudcpe.errors import DomainError
     from cloudcpe.inventory.service import tenant_by_name
@@ -73,6 +75,7 @@ def token_create(
     url = Settings().effective_database_url
     upgrade(url)
     with unit_of_work(make_session_factory(make_engine(url))) as session:
+        attach(session, Actor(OPERATOR, "cli", f"cloudcpe token create {name}"))
         try:
             scope = tenant_by_name(session, tenant) if tenant else None
         except DomainError as exc:
