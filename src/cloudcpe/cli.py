@@ -42,7 +42,8 @@ def serve(
     settings = Settings()
     runtime = build(settings, run_worker=worker)
     console.print(f"database: {_safe(settings.effective_database_url)}")
-    uvicorn.run(runtime.app, host=host, port=port, log_level=log_level)
+    # open portal pages hold event streams: on Ctrl-C give them 5 s, then close them
+    uvicorn.run(runtime.app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 @db_app.command("upgrade")

@@ -171,3 +171,57 @@ def test_create_admin_reads_the_password_from_stdin(env: dict[str, str]) -> None
         timeout=60,
     )
     assert again.returncode == 2 and "already exists" in again.stdout
+
+
+def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, str]) -> None:
+    import re
+    import threading
+
+    made = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env, input="a-long-enough-secret\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*CLOUDCPE, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=10) as web:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    page = web.get("/login")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "serve did not start"
+                    time.sleep(0.1)
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+            assert nonce
+            form = {"name": "boss", "password": "a-long-enough-secret", "nonce": nonce.group(1)}
+            assert web.post("/login", data=form).status_code == 303  # to /admin, logged in
+            got_event = threading.Event()
+
+            def listen() -> None:
+                try:
+                    with web.stream("GET", "/live/operations", timeout=None) as resp:
+                        for line in resp.iter_lines():
+                            if line.startswith("event: operations"):
+                                got_event.set()
+                except httpx.HTTPError:
+                    pass
+
+            threading.Thread(target=listen, daemon=True).start()
+            assert got_event.wait(15), "no event from the stream"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+            assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

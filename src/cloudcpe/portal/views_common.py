@@ -305,7 +305,7 @@ async def live_operations(
     async def stream() -> AsyncIterator[str]:
         last = ""
         yield "retry: 2000\n\n"
-        for _ in range(600):  # at most ~5 minutes; the browser reconnects by itself
+        for _ in range(240):  # at most ~2 minutes; the browser reconnects by itself
             if await request.is_disconnected():
                 return
             data = await run_in_threadpool(snapshot)
