@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -109,6 +110,9 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
             assert result.returncode == 0, result.stdout + result.stderr
             assert result.stdout.count("PASS") == 3 and "FAIL" not in result.stdout
             assert "ccpe-lab-demo-lan" in _lab_namespaces()
+            # a portal operator admin with a generated (never a default) password
+            match = re.search(r"portal operator admin: admin / password (\S+)", result.stdout)
+            assert match and len(match.group(1)) >= 12
     finally:
         down = run("demo", "--down", env=env)
     assert down.returncode == 0, down.stderr
@@ -174,7 +178,6 @@ def test_create_admin_reads_the_password_from_stdin(env: dict[str, str]) -> None
 
 
 def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, str]) -> None:
-    import re
     import threading
 
     made = subprocess.run(
