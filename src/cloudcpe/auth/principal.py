@@ -36,10 +36,14 @@ _GRANTS: dict[Permission, tuple[Role, ...]] = {
 class Principal:
     name: str
     tenant_id: str | None  # None: an operator, sees every tenant
-    role: Role = "operator_admin"
+    # omitted: what a plain token always was, operator_admin or (with a tenant) tenant_admin
+    role: Role = None  # type: ignore[assignment]
     user_id: str | None = None
 
     def __post_init__(self) -> None:
+        if self.role is None:
+            default = "operator_admin" if self.tenant_id is None else "tenant_admin"
+            object.__setattr__(self, "role", default)
         if (self.tenant_id is None) != (self.role in OPERATOR_ROLES):
             raise ValueError(f"role {self.role} does not fit tenant {self.tenant_id!r}")
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudcpe.auth.models import ApiToken, User
-from cloudcpe.auth.principal import Principal, Role
+from cloudcpe.auth.principal import Principal
 from cloudcpe.errors import NotFound
 from cloudcpe.inventory.models import Tenant
 from cloudcpe.store.base import utcnow
@@ -78,8 +78,7 @@ def resolve(session: Session, token: str) -> Principal | None:
         if user is None or user.disabled:
             return None
         return principal_of(user)
-    role: Role = "operator_admin" if row.tenant_id is None else "tenant_admin"
-    return Principal(name=row.name, tenant_id=row.tenant_id, role=role)
+    return Principal(name=row.name, tenant_id=row.tenant_id)  # operator_admin / tenant_admin
 
 
 def list_tokens(session: Session, who: Principal) -> list[ApiToken]:
