@@ -181,7 +181,7 @@ def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, 
     import threading
 
     made = subprocess.run(
-        [*CLOUDCPE, "user", "create-admin", "boss"],
+        [*CLOUDCPE, "user", "create-admin", "chief"],
         env=env, input="a-long-enough-secret\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
@@ -205,7 +205,7 @@ def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, 
                     time.sleep(0.1)
             nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
             assert nonce
-            form = {"name": "boss", "password": "a-long-enough-secret", "nonce": nonce.group(1)}
+            form = {"name": "chief", "password": "a-long-enough-secret", "nonce": nonce.group(1)}
             assert web.post("/login", data=form).status_code == 303  # to /admin, logged in
             got_event = threading.Event()
 
