@@ -263,3 +263,12 @@ def test_failed_operation_can_be_rolled_back_from_the_page(
     assert got["operation_state"] == "ROLLING_BACK"
     other = login(web, "globex-user")  # another tenant's operation: not found
     assert web.post(f"/operations/{op['id']}/retry", data={"csrf": other}).status_code == 404
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_login_never_redirects_off_site(
+    web: TestClient, world: dict[str, Any], target: str
+) -> None:
+    form = {"name": "acme-user", "password": PASSWORD, "nonce": login_nonce(web), "next": target}
+    resp = web.post("/login", data=form, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/portal"

@@ -48,7 +48,8 @@ def _home_of(role: str) -> str:
 
 
 def _safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    # a path on this site only: "//host" and "/\\host" would lead browsers elsewhere
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return default
 
