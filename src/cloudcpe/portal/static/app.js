@@ -62,19 +62,19 @@ function startLive() {
   const box = document.querySelector("[data-live]");
   if (!box || !window.EventSource) return;
   const source = new EventSource(box.dataset.live);
-  let lastStates = null;
   source.addEventListener("operations", (ev) => {
     box.classList.add("connected");
     const data = JSON.parse(ev.data);
+    // the service this page shows changed state since the page was rendered (it came up,
+    // an update finished): refresh the page's other parts (chain, policy, chart) once,
+    // unless the visitor is editing the policy
+    const shown = document.querySelector("h1 [data-ns-status]");
+    const now = shown && data.services[shown.dataset.nsStatus];
+    const changed = now && shown.textContent.trim() !== now.status;
     applySnapshot(data);
-    // when a service changes state (it came up, an update finished), refresh the page's
-    // other parts (chain, policy, chart) once, unless the visitor is editing the policy
-    const states = JSON.stringify(Object.values(data.services).map((s) => [s.ns_state, s.status]));
-    if (lastStates !== null && states !== lastStates && document.body.dataset.reloadOnChange !== "no"
-        && document.querySelector(".rules-form") && !document.querySelector(".rules-form.dirty")) {
+    if (changed && document.querySelector(".rules-form") && !document.querySelector(".rules-form.dirty")) {
       window.location.reload();
     }
-    lastStates = states;
   });
   source.onerror = () => box.classList.remove("connected");
   window.addEventListener("beforeunload", () => source.close());
