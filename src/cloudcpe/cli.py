@@ -17,8 +17,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="Portal users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 console = Console()
 
 
@@ -40,7 +42,8 @@ def serve(
     settings = Settings()
     runtime = build(settings, run_worker=worker)
     console.print(f"database: {_safe(settings.effective_database_url)}")
-    uvicorn.run(runtime.app, host=host, port=port, log_level=log_level)
+    # open portal pages hold event streams: on Ctrl-C give them 5 s, then close them
+    uvicorn.run(runtime.app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 @db_app.command("upgrade")
@@ -62,6 +65,8 @@ def token_create(
 ) -> None:
     """Create an API token: an operator token, or with --tenant one scoped to that tenant.
     The token is printed once; only its hash is stored."""
+    from cloudcpe.auth.audit import Actor, attach
+    from cloudcpe.auth.principal import OPERATOR
     from cloudcpe.auth.service import create_token
     from cloudcpe.errors import DomainError
     from cloudcpe.inventory.service import tenant_by_name
@@ -71,6 +76,7 @@ def token_create(
     url = Settings().effective_database_url
     upgrade(url)
     with unit_of_work(make_session_factory(make_engine(url))) as session:
+        attach(session, Actor(OPERATOR, "cli", f"cloudcpe token create {name}"))
         try:
             scope = tenant_by_name(session, tenant) if tenant else None
         except DomainError as exc:
@@ -78,6 +84,41 @@ def token_create(
             raise typer.Exit(2) from None
         token = create_token(session, name, scope)
     print(token)
+
+
+@user_app.command("create-admin")
+def user_create_admin(
+    name: Annotated[str, typer.Argument(help="the operator admin's login name")],
+) -> None:
+    """Create an operator admin (the first way into the portals). The password is read from
+    stdin when it is not a terminal, else prompted for twice; there is no default password."""
+    import sys
+
+    from cloudcpe.auth.audit import Actor, attach
+    from cloudcpe.auth.passwords import MIN_LENGTH
+    from cloudcpe.auth.principal import OPERATOR
+    from cloudcpe.auth.users import create_first_admin
+    from cloudcpe.errors import DomainError
+    from cloudcpe.store.db import make_engine, make_session_factory, unit_of_work
+    from cloudcpe.store.migrate import upgrade
+
+    if sys.stdin.isatty():
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_LENGTH:
+        console.print(f"[red]error:[/red] the password needs at least {MIN_LENGTH} characters")
+        raise typer.Exit(2)
+    url = Settings().effective_database_url
+    upgrade(url)
+    try:
+        with unit_of_work(make_session_factory(make_engine(url))) as session:
+            attach(session, Actor(OPERATOR, "cli", f"cloudcpe user create-admin {name}"))
+            create_first_admin(session, name, password)
+    except (DomainError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {getattr(exc, 'detail', exc)}")
+        raise typer.Exit(2) from None
+    console.print(f"operator admin {name!r} created; log in at /login of `cloudcpe serve`")
 
 
 @app.command()

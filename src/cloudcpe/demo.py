@@ -98,6 +98,24 @@ def _call(api: httpx.Client, method: str, path: str, **kw: Any) -> Any:
     return resp.json() if resp.content else None
 
 
+def create_portal_admin(settings: Settings, name: str = "admin") -> str:
+    """An operator admin for the portals, with a generated password (returned, printed)."""
+    import secrets
+
+    from cloudcpe.auth.audit import Actor, attach
+    from cloudcpe.auth.principal import OPERATOR
+    from cloudcpe.auth.users import create_first_admin
+    from cloudcpe.store.db import make_engine, make_session_factory, unit_of_work
+
+    password = secrets.token_urlsafe(12)
+    engine = make_engine(settings.effective_database_url, pooled=False)
+    with unit_of_work(make_session_factory(engine)) as session:
+        attach(session, Actor(OPERATOR, "cli", "cloudcpe demo"))
+        create_first_admin(session, name, password)
+    engine.dispose()
+    return password
+
+
 def run_demo(console: Console) -> int:
     settings = demo_settings()
     timings = Timings()
@@ -114,6 +132,12 @@ def run_demo(console: Console) -> int:
         ):
             console.print(
                 f"  orchestrator API at {url}/docs (database {settings.data_dir}/demo.db)"
+            )
+            password = create_portal_admin(settings)
+            console.print(
+                f"  portal operator admin: [bold]admin[/] / password [bold]{password}[/] "
+                f"(serve the demo database with CLOUDCPE_DATABASE_URL=sqlite:///"
+                f"{settings.data_dir}/demo.db cloudcpe serve, then open /login)"
             )
             ns = _order_service(console, api, lab, timings)
             _wait(console, api, ns["op"], timings)

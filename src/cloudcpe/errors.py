@@ -13,6 +13,14 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @classmethod
+    def of(cls, status: int, detail: str) -> DomainError:
+        """A plain error with an HTTP status (for pages answering HTTP errors)."""
+        err = cls(detail)
+        err.status = status
+        err.title = {404: "Not found", 405: "Method not allowed"}.get(status, "Error")
+        return err
+
 
 class NotFound(DomainError):
     """Also what another tenant's object looks like: indistinguishable from absence."""

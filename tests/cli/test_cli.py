@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -109,6 +110,9 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
             assert result.returncode == 0, result.stdout + result.stderr
             assert result.stdout.count("PASS") == 3 and "FAIL" not in result.stdout
             assert "ccpe-lab-demo-lan" in _lab_namespaces()
+            # a portal operator admin with a generated (never a default) password
+            match = re.search(r"portal operator admin: admin / password (\S+)", result.stdout)
+            assert match and len(match.group(1)) >= 12
     finally:
         down = run("demo", "--down", env=env)
     assert down.returncode == 0, down.stderr
@@ -141,3 +145,86 @@ def test_ctrl_c_during_the_demo_removes_what_it_made(tmp_path: Path, after: str)
         if proc.poll() is None:
             proc.kill()
         run("demo", "--down", env=env)  # when an assertion failed: leave nothing behind
+
+
+def test_create_admin_reads_the_password_from_stdin(env: dict[str, str]) -> None:
+    short = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode == 2 and "at least" in short.stdout
+    result = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="a-long-enough-secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    again = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "boss"],
+        env=env,
+        input="a-long-enough-secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2 and "already exists" in again.stdout
+
+
+def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, str]) -> None:
+    import threading
+
+    made = subprocess.run(
+        [*CLOUDCPE, "user", "create-admin", "chief"],
+        env=env, input="a-long-enough-secret\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*CLOUDCPE, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=10) as web:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    page = web.get("/login")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "serve did not start"
+                    time.sleep(0.1)
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+            assert nonce
+            form = {"name": "chief", "password": "a-long-enough-secret", "nonce": nonce.group(1)}
+            assert web.post("/login", data=form).status_code == 303  # to /admin, logged in
+            got_event = threading.Event()
+
+            def listen() -> None:
+                try:
+                    with web.stream("GET", "/live/operations", timeout=None) as resp:
+                        for line in resp.iter_lines():
+                            if line.startswith("event: operations"):
+                                got_event.set()
+                except httpx.HTTPError:
+                    pass
+
+            threading.Thread(target=listen, daemon=True).start()
+            assert got_event.wait(15), "no event from the stream"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+            assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from cloudcpe import __version__
 from cloudcpe.api import errors
-from cloudcpe.api.product import catalog, inventory, lcm
+from cloudcpe.api.product import catalog, designs, inventory, lcm, users
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.portal import app as portal
 from cloudcpe.store.db import SessionFactory
 
 DESCRIPTION = """Cloud CPE orchestrator. Every endpoint needs `Authorization: Bearer <token>`
@@ -49,6 +50,7 @@ def create_app(
     app.state.session_factory = factory
     app.state.worker = worker
     errors.install(app)
-    for module in (inventory, catalog, lcm):
+    for module in (inventory, catalog, designs, lcm, users):
         app.include_router(module.router, prefix="/api/v1")
+    portal.install(app)
     return app

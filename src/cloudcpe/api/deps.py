@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from cloudcpe.auth.audit import Actor, attach
 from cloudcpe.auth.principal import Principal
 from cloudcpe.auth.service import resolve
 from cloudcpe.lcm.engine import Worker
@@ -29,18 +30,32 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": committed before the response is sent, so a client that has its answer
+# (or a browser following a redirect) always sees the change; and a long response (a page's
+# event stream) does not hold a database connection.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
-    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     principal = resolve(session, creds.credentials) if creds else None
     if principal is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    attach(session, Actor(principal, client_address(request), request_label(request)))
     return principal
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def request_label(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloudcpe.errors import DomainError, FieldError, Invalid
@@ -28,8 +28,19 @@ def _invalid(exc: Invalid) -> JSONResponse:
     )
 
 
-async def _domain(_: Request, exc: Exception) -> JSONResponse:
+def _page(request: Request, exc: Exception) -> Response | None:
+    """Portal requests get an HTML page (the portal registers the renderer)."""
+    renderer = getattr(request.app.state, "html_error", None)
+    if renderer is not None and getattr(request.state, "portal", False):
+        page: Response = renderer(request, exc)
+        return page
+    return None
+
+
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if (page := _page(request, exc)) is not None:
+        return page
     if isinstance(exc, Invalid):
         return _invalid(exc)
     return problem(exc.status, exc.title, exc.detail)
@@ -44,12 +55,25 @@ async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     return _invalid(Invalid(errors))
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if getattr(request.state, "portal", False) or _wants_html(request):
+        renderer = getattr(request.app.state, "html_error", None)
+        if renderer is not None:
+            page: Response = renderer(request, DomainError.of(exc.status_code, str(exc.detail)))
+            return page
     resp = problem(exc.status_code, "Error", str(exc.detail))
     for k, v in (exc.headers or {}).items():
         resp.headers[k] = v
     return resp
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page that does not exist (not an API path)."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/docs", "/openapi")) and "text/html" in (
+        request.headers.get("accept", "")
+    )
 
 
 def install(app: FastAPI) -> None:

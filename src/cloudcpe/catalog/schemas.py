@@ -22,6 +22,10 @@ class ChainElement(BaseModel):
     name: str = Name
     function: str = Field(description="a function of the catalog: firewall, nat, router, ...")
     params: dict[str, Any] = Field(default_factory=dict)
+    customer_params: list[str] = Field(
+        default_factory=list,
+        description="parameters a customer may set when ordering (top-level names, e.g. rules)",
+    )
 
 
 class NsDescriptorCreate(BaseModel):

@@ -51,10 +51,22 @@ def validate_chain(chain: Sequence[ChainElement], loc: Sequence[str | int]) -> l
             errors.append(FieldError([*loc, i, "function"], str(exc)))
             continue
         errors += validate_params(el.function, el.params, [*loc, i, "params"])
+        known = get_kind(el.function).schema().get("properties", {})
+        for j, param in enumerate(el.customer_params):
+            if param not in known:
+                errors.append(
+                    FieldError(
+                        [*loc, i, "customer_params", j],
+                        f"{el.function} has no parameter {param!r}; it has {sorted(known)}",
+                    )
+                )
     return errors
 
 
 def create_descriptor(session: Session, who: Principal, data: NsDescriptorCreate) -> NsDescriptor:
+    who.require("manage_tenant", "creating a descriptor")
+    if data.tenant_id is None and who.is_operator:
+        who.require("operate", "publishing a descriptor for every tenant")
     errors = validate_chain(data.chain, ["body", "chain"])
     if errors:
         raise Invalid(errors)
@@ -108,6 +120,7 @@ def delete_descriptor(session: Session, who: Principal, nsd_id: str) -> None:
     from cloudcpe.lcm.models import NsInstance
 
     nsd = get_descriptor(session, who, nsd_id)
+    who.require("manage_tenant", "deleting a descriptor")
     if nsd.tenant_id is None:
         who.require_operator("deleting a published descriptor")
     if session.scalar(select(NsInstance.id).where(NsInstance.nsd_id == nsd.id)):

@@ -69,6 +69,7 @@ def get_site(session: Session, who: Principal, site_id: str) -> Site:
 
 
 def create_site(session: Session, who: Principal, data: schemas.SiteCreate) -> Site:
+    who.require("manage_tenant", "creating a site")
     tenant_id = owning_tenant(session, who, data.tenant_id)
     _check_lan_prefix(session, tenant_id, data.lan_prefix)
     if session.scalar(select(Site.id).where(Site.tenant_id == tenant_id, Site.name == data.name)):

@@ -32,7 +32,26 @@ def effective_chain(
     ]
 
 
-def _check_overrides(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]) -> None:
+def _customer_errors(
+    who: Principal, nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]
+) -> list[FieldError]:
+    """A tenant may set only the parameters the descriptor marks as customer-settable
+    (when it marks any: descriptors that mark none leave every parameter open)."""
+    marked = {el["name"]: set(el.get("customer_params") or ()) for el in nsd.chain}
+    if who.is_operator or not any(marked.values()):
+        return []
+    return [
+        FieldError(["body", "vnf_params", name, param], "not a parameter customers may set")
+        for name, params in overrides.items()
+        if name in marked
+        for param in params
+        if param not in marked[name]
+    ]
+
+
+def _check_overrides(
+    nsd: NsDescriptor, overrides: dict[str, dict[str, Any]], who: Principal | None = None
+) -> None:
     names = {el["name"] for el in nsd.chain}
     errors = [
         FieldError(
@@ -47,11 +66,14 @@ def _check_overrides(nsd: NsDescriptor, overrides: dict[str, dict[str, Any]]) ->
             errors += validate_params(
                 el["function"], el["params"], ["body", "vnf_params", el["name"]]
             )
+    if who is not None:
+        errors += _customer_errors(who, nsd, overrides)
     if errors:
         raise Invalid(errors)
 
 
 def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate) -> NsInstance:
+    who.require("order", "ordering a service")
     try:
         site = get_site(session, who, data.site_id)
     except NotFound:
@@ -62,7 +84,7 @@ def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate)
         raise Invalid.at(["body", "nsd_id"], "no such NS descriptor") from None
     if nsd.tenant_id not in (None, site.tenant_id):
         raise Invalid.at(["body", "nsd_id"], "descriptor belongs to another tenant")
-    _check_overrides(nsd, data.vnf_params)
+    _check_overrides(nsd, data.vnf_params, who)
     ns = NsInstance(
         tenant_id=site.tenant_id,
         site_id=site.id,
@@ -115,6 +137,7 @@ def present(session: Session, ns: NsInstance) -> NsInstancePublic:
 
 def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
     ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "deleting a service")
     if ns.ns_state != "NOT_INSTANTIATED" or _open_operation(session, ns):
         raise Conflict("only a NOT_INSTANTIATED NS instance with no open operation can be deleted")
     session.delete(ns)
@@ -151,6 +174,7 @@ def _new_operation(
 
 def instantiate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
     ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "instantiating a service")
     if ns.ns_state != "NOT_INSTANTIATED":
         raise Conflict(f"NS instance is {ns.ns_state}")
     nsd = session.get_one(NsDescriptor, ns.nsd_id)
@@ -161,6 +185,7 @@ def instantiate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
 
 def terminate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
     ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "terminating a service")
     if ns.ns_state != "INSTANTIATED":
         raise Conflict(f"NS instance is {ns.ns_state}")
     return _new_operation(session, ns, "TERMINATE", {})
@@ -168,10 +193,11 @@ def terminate(session: Session, who: Principal, ns_id: str) -> LcmOperation:
 
 def update(session: Session, who: Principal, ns_id: str, data: UpdateRequest) -> LcmOperation:
     ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "updating a service")
     if ns.ns_state != "INSTANTIATED":
         raise Conflict(f"NS instance is {ns.ns_state}")
     nsd = session.get_one(NsDescriptor, ns.nsd_id)
-    _check_overrides(nsd, data.vnf_params)
+    _check_overrides(nsd, data.vnf_params, who)
     return _new_operation(session, ns, "UPDATE", {"vnf_params": data.vnf_params})
 
 
@@ -204,6 +230,7 @@ def _transition(op: LcmOperation, allowed_from: str, to: str, action: str) -> Lc
 
 
 def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    who.require("order", "retrying an operation")
     op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "PROCESSING", "retry")
     op.error = None
     return op
@@ -211,12 +238,14 @@ def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
 
 def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
     op = get_operation(session, who, op_id)
+    who.require("order", "rolling back an operation")
     if op.operation == "TERMINATE":
         raise Conflict("a TERMINATE cannot be rolled back; retry it instead")
     return _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
 
 
 def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    who.require("order", "failing an operation")
     return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
 
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so that metadata (and Alembic) sees all tables."""
 
-from cloudcpe.auth.models import ApiToken
+from cloudcpe.auth.models import ApiToken, AuditEntry, User, WebSession
+from cloudcpe.catalog.designs import NsDesign
 from cloudcpe.catalog.models import NsDescriptor
 from cloudcpe.inventory.models import ComputeNode, Device, NfviHost, Pop, Site, Tenant
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
@@ -8,6 +9,7 @@ from cloudcpe.store.base import Base
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "Base",
     "ComputeNode",
     "Device",
@@ -15,9 +17,12 @@ __all__ = [
     "LcmOperation",
     "NfviHost",
     "NsDescriptor",
+    "NsDesign",
     "NsInstance",
     "Pop",
     "Site",
     "Tenant",
+    "User",
     "VnfInstance",
+    "WebSession",
 ]
