@@ -34,8 +34,10 @@ quiet() {
 
 # --- 1. Debian packages -------------------------------------------------------------
 # iproute2 (ip netns, veth), nftables + libnftables1 (firewall/NAT functions, JSON API),
-# postgresql (scripts/postgres.sh for the PostgreSQL test run), procps (pgrep/ps), curl.
-PACKAGES=(iproute2 nftables libnftables1 ethtool postgresql procps curl)
+# postgresql (scripts/postgres.sh for the PostgreSQL test run), procps (pgrep/ps), curl,
+# wireguard-go (the encrypted tunnel between a cloud site's thin CPE and its POP; configured
+# through its UAPI socket, so wireguard-tools is not needed).
+PACKAGES=(iproute2 nftables libnftables1 ethtool postgresql procps curl wireguard-go)
 
 venv_works() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1
