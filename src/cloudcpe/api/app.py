@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from cloudcpe import __version__
 from cloudcpe.api import errors
-from cloudcpe.api.product import catalog, inventory, lcm
+from cloudcpe.api.product import catalog, inventory, lcm, pops
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.store.db import SessionFactory
@@ -49,6 +49,6 @@ def create_app(
     app.state.session_factory = factory
     app.state.worker = worker
     errors.install(app)
-    for module in (inventory, catalog, lcm):
+    for module in (inventory, pops, catalog, lcm):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -2,8 +2,16 @@
 
 from cloudcpe.auth.models import ApiToken
 from cloudcpe.catalog.models import NsDescriptor
-from cloudcpe.inventory.models import ComputeNode, Device, NfviHost, Pop, Site, Tenant
-from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.inventory.models import (
+    ComputeNode,
+    Device,
+    NfviHost,
+    Pop,
+    PopAddress,
+    Site,
+    Tenant,
+)
+from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, SiteTunnel, VnfInstance
 from cloudcpe.store.base import Base
 
 __all__ = [
@@ -17,7 +25,9 @@ __all__ = [
     "NsDescriptor",
     "NsInstance",
     "Pop",
+    "PopAddress",
     "Site",
+    "SiteTunnel",
     "Tenant",
     "VnfInstance",
 ]
