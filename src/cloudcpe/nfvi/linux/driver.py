@@ -160,6 +160,9 @@ class _Pass:
                 if ns.name in self.present:
                     label = f"namespace {ns.name!r}"
                     self.guard([ns.name], label, partial(self.finish_namespace, ns))
+            for tunnel in self.desired.tunnels:
+                label = f"tunnel {tunnel.ifname!r}"
+                self.guard([tunnel.netns], label, partial(self.tunnels.configure, tunnel))
         finally:
             self.close()
         return self.observed()

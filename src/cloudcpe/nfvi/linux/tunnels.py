@@ -4,8 +4,11 @@ drift when observing).
 
 Order within a pass: `collect` runs before the namespaces are garbage-collected (a process
 pins the namespace it runs in, so a namespace removed under a running process would leave
-the process orphaned and invisible); `ensure` runs once the namespaces and links exist and
-before routes are set (routes may point into a tunnel).
+the process orphaned and invisible); `ensure` (process, interface, addresses) runs once the
+namespaces and links exist and before routes are set (routes may point into a tunnel);
+`configure` (keys, port, peers) runs last: a peer with an endpoint and a keepalive starts
+its handshake at once, which must find the route to its endpoint in place (a handshake that
+cannot be sent is only retried 5 s later).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Tunnels:
         self.ours: dict[str, WgProcess] = {}
         self.foreign: dict[str, WgProcess] = {}
         self.reasons: dict[str, list[str]] = {}
+        self.ready: set[str] = set()  # process and interface in place
         self.running: set[str] = set()
         self.handshakes: dict[str, float | None] = {}
 
@@ -111,8 +115,14 @@ class Tunnels:
         link = self._interface(tunnel)
         if link is None:
             return
-        self._configure(tunnel)
         self._address(tunnel, link)
+        self.ready.add(tunnel.ifname)
+
+    def configure(self, tunnel: Tunnel) -> None:
+        """Converge keys, port and peers of a tunnel `ensure` made ready."""
+        if tunnel.ifname not in self.ready:
+            return
+        self._configure(tunnel)
         if not self.reasons.get(tunnel.ifname):
             self.running.add(tunnel.ifname)
 
