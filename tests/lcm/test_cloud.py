@@ -43,6 +43,7 @@ class RecordingHosts:
     def __init__(self) -> None:
         self.docs: dict[str, HostDesiredState] = {}
         self.order: list[str] = []
+        self.broken: set[str] = set()  # namespace kinds that fail
 
     def converge(self, host: NfviHost, desired: HostDesiredState) -> ObservedState:
         self.docs[host.host_key] = desired
@@ -51,7 +52,12 @@ class RecordingHosts:
             host=desired.host,
             version=desired.version,
             functions=[
-                FunctionStatus(owner=n.owner, namespace=n.name, state="running")
+                FunctionStatus(
+                    owner=n.owner,
+                    namespace=n.name,
+                    state="failed" if n.kind in self.broken else "running",
+                    reason="broken on purpose" if n.kind in self.broken else None,
+                )
                 for n in desired.namespaces
             ],
             tunnels=[
@@ -330,3 +336,46 @@ def test_a_cloud_site_without_a_thin_cpe_cannot_order(
     )
     assert resp.status_code == 422
     assert "no thin CPE" in resp.json()["invalid_params"][0]["reason"]
+
+
+def test_a_failed_cloud_instantiation_rolls_back_to_nothing(
+    client: TestClient,
+    operator: dict[str, str],
+    factory: SessionFactory,
+    pop: dict[str, Any],
+    recording: RecordingHosts,
+) -> None:
+    site = cloud_site(client, operator, pop, "acme", 1)
+    recording.broken = {"underlay"}
+    done = order_service(client, operator, site["site"]["id"], create_nsd(client, operator)["id"])
+    assert done["op"]["operation_state"] == "FAILED_TEMP"
+    assert "function 'underlay'" in done["op"]["error"]["detail"]
+    assert counts(factory)[2:] == (2, 1, 1)  # functions, address and tunnel are held
+    recording.broken = set()
+    resp = client.post(f"/api/v1/ns_lcm_op_occs/{done['op']['id']}/rollback", headers=operator)
+    assert wait_operation(client, operator, ok(resp, 202)["id"])["operation_state"] == "ROLLED_BACK"
+    assert counts(factory)[2:] == (0, 0, 0)
+    for key in (site["device"]["host_key"], pop["nodes"][0]["host_key"]):
+        doc = recording.docs[key]
+        assert (doc.namespaces, doc.tunnels, doc.links) == ([], [], [])
+
+
+def test_updating_a_cloud_chain_touches_only_its_compute_node(
+    client: TestClient,
+    operator: dict[str, str],
+    pop: dict[str, Any],
+    recording: RecordingHosts,
+) -> None:
+    site = cloud_site(client, operator, pop, "acme", 1)
+    done = order_service(client, operator, site["site"]["id"], create_nsd(client, operator)["id"])
+    cpe_doc = recording.docs[site["device"]["host_key"]]
+    node_version = recording.docs[pop["nodes"][0]["host_key"]].version
+    rules = {"rules": [{"action": "allow", "protocol": "icmp"}]}
+    resp = client.post(
+        f"/api/v1/ns_instances/{done['ns']['id']}/update",
+        headers=operator,
+        json={"vnf_params": {"fw": rules}},
+    )
+    assert wait_operation(client, operator, ok(resp, 202)["id"])["operation_state"] == "COMPLETED"
+    assert recording.docs[pop["nodes"][0]["host_key"]].version == node_version + 1
+    assert recording.docs[site["device"]["host_key"]] == cpe_doc

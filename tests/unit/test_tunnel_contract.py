@@ -82,9 +82,11 @@ def test_bad_tunnels_name_the_field(changes: dict[str, object], field: str) -> N
     assert err.value.errors()[0]["loc"][0] == field
 
 
-def test_a_document_names_each_tunnel_once() -> None:
-    with pytest.raises(ValidationError, match="distinct interface names"):
-        HostDesiredState(host="h1", tunnels=[tunnel(), tunnel(netns="ccpe-h1-g")])
+def test_a_document_names_each_tunnel_once_and_its_errors_quote_no_key() -> None:
+    raw = tunnel().model_dump(mode="json")
+    with pytest.raises(ValidationError, match="distinct interface names") as err:
+        HostDesiredState.model_validate({"host": "h1", "tunnels": [raw, raw]})
+    assert "input_value" not in str(err.value) and PRIV[-8:] not in str(err.value)
 
 
 def test_home_is_the_underlay_or_the_namespace_itself() -> None:

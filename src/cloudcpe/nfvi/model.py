@@ -230,6 +230,9 @@ RESERVED_HOST_KEYS = {"lab"}  # `ccpe-lab-*` namespaces are the lab's simulated 
 class HostDesiredState(_Doc):
     """Everything of ours that should exist on one host. Empty = remove everything of ours."""
 
+    # a document holds private keys: its validation errors never quote what they were given
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     host: str  # the host key; the driver only touches objects named under it
     version: int = 0
     namespaces: list[FunctionNamespace] = Field(default_factory=list)
