@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -261,7 +262,9 @@ def test_documents_tie_the_two_ends_and_never_show_a_private_key(
     factory: SessionFactory,
     pop: dict[str, Any],
     recording: RecordingHosts,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     site = cloud_site(client, operator, pop, "acme", 1)
     done = order_service(client, operator, site["site"]["id"], create_nsd(client, operator)["id"])
     assert done["op"]["operation_state"] == "COMPLETED", done["op"]
@@ -294,6 +297,7 @@ def test_documents_tie_the_two_ends_and_never_show_a_private_key(
     ):
         text = client.get(path, headers=operator).text
         assert not any(k in text for k in secrets_), path
+    assert caplog.records and not any(k in caplog.text for k in secrets_)
     state = ok(client.get(f"/api/v1/devices/{site['device']['id']}/state", headers=operator))
     assert state["desired"]["tunnels"][0]["private_key"] == "(redacted)"
     assert state["observed"]["tunnels"][0]["state"] == "running"
