@@ -299,6 +299,26 @@ def test_a_killed_process_is_drift_and_apply_restarts_it(pair: Pair, linux: Linu
         tear_down(linux, pair)
 
 
+def test_an_interface_deleted_under_its_process_is_drift_and_apply_restores_it(
+    pair: Pair, linux: LinuxDriver
+) -> None:
+    linux.apply(pair.pop_doc())
+    try:
+        pid = pid_of(pair.pop_if)
+        run("ip", "-n", pair.function_ns, "link", "del", pair.pop_if)
+        # wireguard-go notices its interface is gone and exits
+        deadline = time.monotonic() + 3
+        while pid in wireguard_processes() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (status,) = linux.observe(pair.pop_doc()).tunnels
+        assert status.state in ("absent", "failed") and status.reason
+        assert_running(linux.apply(pair.pop_doc()))
+        assert pid_of(pair.pop_if) != pid
+        assert pair.pop_if in {x["ifname"] for x in ip_json(pair.function_ns, "link", "show")}
+    finally:
+        tear_down(linux, pair)
+
+
 def test_a_name_held_by_a_process_of_another_host_is_refused(
     pair: Pair, linux: LinuxDriver
 ) -> None:

@@ -179,9 +179,9 @@ class Tunnels:
                     return None
                 home.forget(tunnel.ifname)
                 link = session.reload_link(tunnel.ifname)
-        if link is not None or self.p.dry:
+        if link is not None:
             return link
-        if restarted:
+        if self.p.dry or restarted:
             self._fail(tunnel, "the process runs without its interface")
             return None
         # the interface was deleted under a running process: start the tunnel afresh
