@@ -46,6 +46,10 @@ def key_hex(b64: str) -> str:
     return base64.b64decode(b64).hex()
 
 
+def key_b64(hex_key: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_key)).decode()
+
+
 def short_key(b64: str) -> str:
     """How a public key is named in messages (as `wg` abbreviates it)."""
     return b64[:8] + "..."
@@ -152,8 +156,9 @@ def set_request(tunnel: Tunnel, current: DeviceState) -> tuple[str | None, list[
     """
     lines: list[str] = []
     drift: list[str] = []
-    if current.private_key != key_hex(tunnel.private_key.get_secret_value()):
-        lines.append(f"private_key={key_hex(tunnel.private_key.get_secret_value())}")
+    private_key = key_hex(tunnel.private_key.get_secret_value())
+    if current.private_key != private_key:
+        lines.append(f"private_key={private_key}")
         drift.append("private key differs")
     if current.listen_port != tunnel.listen_port:
         lines.append(f"listen_port={tunnel.listen_port}")
@@ -161,9 +166,7 @@ def set_request(tunnel: Tunnel, current: DeviceState) -> tuple[str | None, list[
     wanted = {key_hex(p.public_key): p for p in tunnel.peers}
     for hex_key in sorted(set(current.peers) - set(wanted)):
         lines += [f"public_key={hex_key}", "remove=true"]
-        drift.append(
-            f"peer {short_key(base64.b64encode(bytes.fromhex(hex_key)).decode())}: not desired"
-        )
+        drift.append(f"peer {short_key(key_b64(hex_key))}: not desired")
     for hex_key, peer in wanted.items():
         have = current.peers.get(hex_key)
         peer_drift = (
