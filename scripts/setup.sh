@@ -36,8 +36,10 @@ quiet() {
 # iproute2 (ip netns, veth), nftables + libnftables1 (firewall/NAT functions, JSON API),
 # postgresql (scripts/postgres.sh for the PostgreSQL test run), procps (pgrep/ps), curl,
 # chromium (the portal's browser tests drive Debian's Chromium through Playwright; Playwright's
-# own browser download is never used).
-PACKAGES=(iproute2 nftables libnftables1 ethtool postgresql procps curl chromium)
+# own browser download is never used), wireguard-go (the encrypted tunnel between a cloud
+# site's thin CPE and its POP; configured through its UAPI socket, so wireguard-tools is not
+# needed).
+PACKAGES=(iproute2 nftables libnftables1 ethtool postgresql procps curl chromium wireguard-go)
 
 venv_works() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1

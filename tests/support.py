@@ -91,3 +91,69 @@ def wait_operation(
             return op
         assert time.monotonic() < deadline, f"operation still {op['operation_state']}: {op}"
         time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- POPs and cloud sites
+
+POOL = "198.51.100.128/26"
+
+
+def create_pop(
+    client: TestClient, operator: dict[str, str], name: str = "pop1", pool: str = POOL
+) -> dict[str, Any]:
+    body = {"name": name, "public_pool": pool}
+    return ok(client.post("/api/v1/pops", json=body, headers=operator), 201)  # type: ignore[no-any-return]
+
+
+def create_compute_node(
+    client: TestClient,
+    operator: dict[str, str],
+    pop_id: str,
+    name: str,
+    address: str = "198.51.100.11/24",
+    netns: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "serial": f"SN-{name}",
+        "uplink_address": address,
+        "uplink_gateway": "198.51.100.1",
+        "netns": netns,
+        **extra,
+    }
+    return ok(  # type: ignore[no-any-return]
+        client.post(f"/api/v1/pops/{pop_id}/compute_nodes", json=body, headers=operator), 201
+    )
+
+
+def create_cloud_site(
+    client: TestClient,
+    headers: dict[str, str],
+    tenant_id: str | None,
+    name: str,
+    pop_id: str,
+    lan_prefix: str = LAN,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name, "lan_prefix": lan_prefix, "kind": "cloud"}
+    body["pop_id"] = pop_id
+    if tenant_id:
+        body["tenant_id"] = tenant_id
+    return ok(client.post("/api/v1/sites", json=body, headers=headers), 201)  # type: ignore[no-any-return]
+
+
+def order_service(
+    client: TestClient, headers: dict[str, str], site_id: str, nsd_id: str, name: str = "svc"
+) -> dict[str, Any]:
+    """Create an NS instance and instantiate it; the operation once it has finished."""
+    ns = ok(
+        client.post(
+            "/api/v1/ns_instances",
+            headers=headers,
+            json={"name": name, "site_id": site_id, "nsd_id": nsd_id},
+        ),
+        201,
+    )
+    op = ok(client.post(f"/api/v1/ns_instances/{ns['id']}/instantiate", headers=headers), 202)
+    done = wait_operation(client, headers, op["id"])
+    return {"ns": ns, "op": done}

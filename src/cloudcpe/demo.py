@@ -163,7 +163,7 @@ def _order_service(console: Console, api: httpx.Client, lab: LabSite, t: Timings
             "/api/v1/sites",
             json={"name": "acme-hq", "tenant_id": tenant["id"], "lan_prefix": LAN_PREFIX},
         )
-        _call(
+        device = _call(
             api,
             "POST",
             "/api/v1/devices",
@@ -176,6 +176,10 @@ def _order_service(console: Console, api: httpx.Client, lab: LabSite, t: Timings
                 "netns": lab.host_netns,
                 "max_functions": 4,
             },
+        )
+        console.print(
+            f"  CPE device {device['name']!r} (host key {device['host_key']}): its functions "
+            f"run in namespaces ccpe-{device['host_key']}-*"
         )
         nsd = _call(
             api,
@@ -198,7 +202,7 @@ def _order_service(console: Console, api: httpx.Client, lab: LabSite, t: Timings
             json={"name": "acme-hq-internet", "site_id": site["id"], "nsd_id": nsd["id"]},
         )
         op = _call(api, "POST", f"/api/v1/ns_instances/{ns['id']}/instantiate")
-    return {**ns, "op": op}
+    return {**ns, "op": op, "host_key": device["host_key"]}
 
 
 def _wait(console: Console, api: httpx.Client, op: dict[str, Any], t: Timings) -> None:
@@ -288,8 +292,8 @@ def _report(
     console.print(times)
     console.print(
         "The lab stays up. Look inside:\n"
-        "  ip netns list | grep ccpe\n"
-        "  ip netns exec <firewall namespace> nft list ruleset\n"
+        f"  ip netns list | grep ccpe-{ns['host_key']}   # one namespace per function\n"
+        "  ip netns exec <the first of them: the firewall> nft list ruleset\n"
         f"  ip netns exec {lab.lan_netns} ping -c1 {WAN_GATEWAY}\n"
         "Remove everything: cloudcpe demo --down"
     )

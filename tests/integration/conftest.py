@@ -7,9 +7,11 @@ library under test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,6 +98,25 @@ def nft_ruleset(netns: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- per-test scope
 
 
+def wireguard_processes() -> dict[int, str]:
+    """Running wireguard-go processes (zombies excluded): pid -> interface name, from `ps`."""
+    out = subprocess.run(
+        ["ps", "-C", "wireguard-go", "-o", "pid=,stat=,args="],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        pid, stat, *args = line.split()
+        if not stat.startswith("Z") and args:
+            found[int(pid)] = args[-1]
+    return found
+
+
+WIREGUARD_RUN_DIR = "/var/run/wireguard"
+
+
 @dataclass
 class KernelScope:
     """The names one test may create, and the check that they are all gone afterwards."""
@@ -103,10 +124,37 @@ class KernelScope:
     host: str
     lab_name: str
     root_links_before: set[str] = field(default_factory=set)
+    extra_hosts: list[str] = field(default_factory=list)
+
+    def new_host(self) -> str:
+        """Another host key for this test (its namespaces and tunnels are checked too)."""
+        key = f"t{secrets.token_hex(3)}"
+        self.extra_hosts.append(key)
+        return key
 
     @property
-    def prefixes(self) -> tuple[str, str]:
-        return namespace_prefix(self.host), f"ccpe-lab-{self.lab_name}-"
+    def hosts(self) -> list[str]:
+        return [self.host, *self.extra_hosts]
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return (*(namespace_prefix(h) for h in self.hosts), f"ccpe-lab-{self.lab_name}-")
+
+    def tunnel_name(self, host: str, n: int = 0) -> str:
+        return f"ccpe{host}-{n}"
+
+    def our_tunnel(self, ifname: str) -> bool:
+        return any(ifname.startswith(f"ccpe{h}-") for h in self.hosts)
+
+    def tunnel_processes(self) -> dict[int, str]:
+        return {p: n for p, n in wireguard_processes().items() if self.our_tunnel(n)}
+
+    def tunnel_sockets(self) -> list[str]:
+        try:
+            names = os.listdir(WIREGUARD_RUN_DIR)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if self.our_tunnel(n))
 
     def ns(self, function: str) -> str:
         """The namespace name of a function of this test's host."""
@@ -116,8 +164,18 @@ class KernelScope:
         return {n for n in names if n.startswith(self.prefixes)}
 
     def remove_everything(self) -> None:
+        for pid in self.tunnel_processes():  # only the processes of this test's tunnels
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         for name in self.ours(netns_names()):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        for sock in self.tunnel_sockets():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(WIREGUARD_RUN_DIR, sock))
+
+    def tunnel_leftovers(self) -> list[str]:
+        left = [f"process {n} (pid {p})" for p, n in sorted(self.tunnel_processes().items())]
+        return left + [f"socket {WIREGUARD_RUN_DIR}/{n}" for n in self.tunnel_sockets()]
 
     def leftovers(self) -> list[str]:
         left = [f"namespace {n}" for n in sorted(self.ours(netns_names()))]
@@ -133,8 +191,10 @@ def kernel_scope() -> Iterator[KernelScope]:
     try:
         yield scope
     finally:
+        # tunnels must be gone by now; namespaces are removed for the test, as before
+        left = scope.tunnel_leftovers()
         scope.remove_everything()
-        left = scope.leftovers()
+        left += scope.leftovers()
         assert not left, f"test left kernel objects behind: {left}"
 
 

@@ -96,3 +96,39 @@ def test_cleanup_prefix_removes_every_lab_namespace(kernel_scope: KernelScope) -
 
     assert sorted(removed) == sorted(lab.namespaces)
     assert not set(lab.namespaces) & netns_names()
+
+
+def test_provider_network_joins_sites_and_pops_and_goes_away(kernel_scope: KernelScope) -> None:
+    from cloudcpe.nfvi.linux.lab import LabPop, LabProvider
+
+    name = kernel_scope.lab_name
+    provider = LabProvider(f"{name}-p")
+    pop = LabPop(f"{name}-pop", provider, nodes=2)
+    site = LabSite(
+        f"{name}-s", wan_address="203.0.113.10/29", wan_gateway="203.0.113.9", provider=provider
+    )
+    try:
+        for _ in range(2):  # idempotent
+            provider.up()
+            pop.up()
+            site.up()
+        assert site.inet_netns == provider.netns and site.server == provider.server
+        assert site.namespaces == [site.host_netns, site.lan_netns]
+        assert addresses(provider.netns, site.provider_port) == {"203.0.113.9/29"}
+        assert "192.0.2.1/32" in addresses(provider.netns, "lo")
+        for ns in pop.namespaces:
+            (up,) = ip_json(ns, "link", "show", "dev", pop.uplink_port)
+            assert "UP" in up["flags"]
+        # every compute node's uplink hangs on one bridge of the router holding the gateway
+        bridges = [x for x in ip_json(provider.netns, "-d", "link", "show", "type", "bridge")]
+        (bridge,) = bridges
+        assert addresses(provider.netns, bridge["ifname"]) == {"198.51.100.1/24"}
+        ports = ip_json(provider.netns, "link", "show", "master", bridge["ifname"])
+        assert len(ports) == 2
+        assert str(pop.node_address(1)) == "198.51.100.11/24"
+    finally:
+        site.down()
+        pop.down()
+        provider.down()
+    left = {n for n in netns_names() if n.startswith(f"ccpe-lab-{name}-")}
+    assert not left

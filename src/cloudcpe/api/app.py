@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from cloudcpe import __version__
 from cloudcpe.api import errors
-from cloudcpe.api.product import catalog, designs, inventory, lcm, users
+from cloudcpe.api.product import catalog, designs, inventory, lcm, pops, users
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.portal import app as portal
@@ -50,7 +50,7 @@ def create_app(
     app.state.session_factory = factory
     app.state.worker = worker
     errors.install(app)
-    for module in (inventory, catalog, designs, lcm, users):
+    for module in (inventory, pops, catalog, designs, lcm, users):
         app.include_router(module.router, prefix="/api/v1")
     portal.install(app)
     return app

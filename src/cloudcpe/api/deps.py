@@ -30,9 +30,10 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-# scope="function": committed before the response is sent, so a client that has its answer
-# (or a browser following a redirect) always sees the change; and a long response (a page's
-# event stream) does not hold a database connection.
+# scope="function": the unit of work commits when the endpoint returns, *before* the response
+# goes out. With the default ("request") a client could act on a 201 whose row was not
+# committed yet, or get a 201 for a transaction that then failed to commit; and a long
+# response (a page's event stream) would hold a database connection.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

@@ -24,6 +24,7 @@ class FunctionContext:
     wan_address: IPv4Interface  # the site's public address (on the device's WAN)
     in_address: IPv4Interface
     out_address: IPv4Interface | None  # None: the WAN-facing end carries no address
+    in_ifname: str = IN_IF  # the LAN-facing connection point (a tunnel on cloud chains)
 
     @property
     def public_address(self) -> IPv4Address:

@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloudcpe.functions.base import (
-    IN_IF,
     OUT_IF,
     FunctionContext,
     FunctionKind,
@@ -56,7 +55,7 @@ def _route(r: StaticRoute, ctx: FunctionContext) -> Route:
     """Through the side whose subnet holds the next hop; otherwise the WAN side, where the
     kernel rejects an unreachable next hop and the function reports that reason."""
     if r.via in ctx.in_address.network:
-        return Route(dst=r.prefix, via=r.via, dev=IN_IF)
+        return Route(dst=r.prefix, via=r.via, dev=ctx.in_ifname)
     # The last function's WAN end carries no address when an earlier function owns the
     # public address (it answers ARP for it instead): WAN next hops are on-link there.
     wan_unnumbered = ctx.out_address is None and ctx.position == ctx.chain_length - 1

@@ -26,6 +26,10 @@ class Site(IdMixin, Base):
     kind: Mapped[str] = mapped_column(String(16))  # on_premise | cloud
     lan_prefix: Mapped[str] = mapped_column(String(43))
     description: Mapped[str] = mapped_column(String(500), default="")
+    # cloud sites: the POP whose compute nodes run the site's chains
+    pop_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pop.id", ondelete="RESTRICT"), index=True, nullable=True
+    )
 
 
 class NfviHost(IdMixin, Base):
@@ -73,15 +77,20 @@ class Device(NfviHost):
 
 
 class Pop(IdMixin, Base):
-    """A point of presence of the provider: compute nodes that run cloud sites' chains."""
+    """A point of presence of the provider: compute nodes that run cloud sites' chains, and
+    the public addresses those chains get (on the compute nodes' uplink segment)."""
 
     __tablename__ = "pop"
 
     name: Mapped[str] = mapped_column(String(63), unique=True)
     description: Mapped[str] = mapped_column(String(500), default="")
+    public_pool: Mapped[str] = mapped_column(String(43))  # CIDR, e.g. 198.51.100.128/26
 
 
 class ComputeNode(NfviHost):
+    """A compute node of a POP. Its uplink port joins the POP's uplink segment, where the
+    node's tunnel endpoint (`uplink_address`) and its chains' public addresses live."""
+
     __tablename__ = "compute_node"
     __mapper_args__ = {"polymorphic_identity": "compute"}
 
@@ -89,3 +98,20 @@ class ComputeNode(NfviHost):
         ForeignKey("nfvi_host.id", ondelete="CASCADE"), primary_key=True
     )
     pop_id: Mapped[str] = mapped_column(ForeignKey("pop.id", ondelete="RESTRICT"), index=True)
+    uplink_port: Mapped[str] = mapped_column(String(15), default="ccpe-up")
+    uplink_address: Mapped[str] = mapped_column(String(43))  # CIDR: the tunnel endpoint
+    uplink_gateway: Mapped[str] = mapped_column(String(39))
+
+
+class PopAddress(IdMixin, Base):
+    """One address of a POP's public pool, held by one chain (IPAM). The unique constraint
+    is what guarantees that no address is ever handed to two chains."""
+
+    __tablename__ = "pop_address"
+    __table_args__ = (UniqueConstraint("pop_id", "address"),)
+
+    pop_id: Mapped[str] = mapped_column(ForeignKey("pop.id", ondelete="RESTRICT"), index=True)
+    address: Mapped[str] = mapped_column(String(39))
+    ns_instance_id: Mapped[str] = mapped_column(
+        ForeignKey("ns_instance.id", ondelete="CASCADE"), unique=True
+    )

@@ -1,12 +1,12 @@
-"""API schemas of the inventory: tenants, sites, devices."""
+"""API schemas of the inventory: tenants, sites, devices, POPs and compute nodes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 Name = Field(
     min_length=1,
@@ -22,6 +22,15 @@ class _In(BaseModel):
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class _Timed(_Out):
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _utc(self, dt: datetime) -> datetime:
+        # SQLite hands back naive datetimes; every stored time is UTC
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 class TenantCreate(_In):
@@ -41,6 +50,9 @@ class SiteCreate(_In):
     tenant_id: str | None = Field(None, description="required for operator tokens")
     kind: Literal["on_premise", "cloud"] = "on_premise"
     lan_prefix: IPv4Network = Field(description="the site LAN, e.g. 192.168.10.0/24")
+    pop_id: str | None = Field(
+        None, description="cloud sites: the POP whose compute nodes run the site's services"
+    )
     description: str = Field("", max_length=500)
 
 
@@ -50,6 +62,7 @@ class SitePublic(_Out):
     name: str
     kind: str
     lan_prefix: str
+    pop_id: str | None
     description: str
     created_at: datetime
 
@@ -86,3 +99,62 @@ class DevicePublic(_Out):
     max_functions: int
     netns: str | None
     created_at: datetime
+
+
+Port = Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")
+Netns = Field(
+    None,
+    pattern=r"^ccpe-[A-Za-z0-9_.-]{1,59}$",
+    description="embedded host: the namespace that plays this host",
+)
+
+
+class PopCreate(_In):
+    name: str = Name
+    description: str = Field("", max_length=500)
+    public_pool: IPv4Network = Field(
+        description="public addresses handed to the chains of cloud sites, e.g. "
+        "198.51.100.128/26; on the uplink segment of the POP's compute nodes"
+    )
+
+
+class PopPublic(_Timed):
+    id: str
+    name: str
+    description: str
+    public_pool: str
+    compute_nodes: int
+    functions_placed: int
+    capacity: int = Field(description="how many functions the POP's compute nodes run at most")
+    addresses_in_use: int
+    addresses_total: int
+
+
+class ComputeNodeCreate(_In):
+    name: str = Name
+    serial: str = Field(min_length=1, max_length=63)
+    model: str = Field("linux-compute", max_length=63)
+    uplink_port: str = Field("ccpe-up", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
+    uplink_address: IPv4Interface = Field(
+        description="the node's address on the POP's uplink segment: its tunnel endpoint, "
+        "e.g. 198.51.100.11/24"
+    )
+    uplink_gateway: IPv4Address
+    max_functions: int = Field(20, ge=1, le=1024, description="how many functions it runs")
+    netns: str | None = Netns
+
+
+class ComputeNodePublic(_Timed):
+    id: str
+    pop_id: str
+    name: str
+    serial: str
+    model: str
+    host_key: str
+    uplink_port: str
+    uplink_address: str
+    uplink_gateway: str
+    max_functions: int
+    functions_placed: int
+    load: float = Field(description="functions placed / max_functions")
+    netns: str | None

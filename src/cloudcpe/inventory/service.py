@@ -1,4 +1,5 @@
-"""Inventory services: tenants, sites and devices, with tenancy applied to every read."""
+"""Inventory services: tenants, sites and devices, with tenancy applied to every read.
+(POPs and compute nodes: `inventory.pops`; their address pools: `inventory.ipam`.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from cloudcpe.auth.principal import Principal
 from cloudcpe.errors import Conflict, Invalid, NotFound
 from cloudcpe.inventory import schemas
-from cloudcpe.inventory.models import Device, Site, Tenant
+from cloudcpe.inventory.models import Device, NfviHost, Pop, Site, Tenant
 
 
 def list_tenants(session: Session, who: Principal) -> list[Tenant]:
@@ -71,6 +72,7 @@ def get_site(session: Session, who: Principal, site_id: str) -> Site:
 def create_site(session: Session, who: Principal, data: schemas.SiteCreate) -> Site:
     who.require("manage_tenant", "creating a site")
     tenant_id = owning_tenant(session, who, data.tenant_id)
+    _check_pop(session, data)
     _check_lan_prefix(session, tenant_id, data.lan_prefix)
     if session.scalar(select(Site.id).where(Site.tenant_id == tenant_id, Site.name == data.name)):
         raise Conflict(f"site {data.name!r} already exists for this tenant")
@@ -79,11 +81,24 @@ def create_site(session: Session, who: Principal, data: schemas.SiteCreate) -> S
         name=data.name,
         kind=data.kind,
         lan_prefix=str(data.lan_prefix),
+        pop_id=data.pop_id,
         description=data.description,
     )
     session.add(site)
     session.flush()
     return site
+
+
+def _check_pop(session: Session, data: schemas.SiteCreate) -> None:
+    """A cloud site is served from a POP; an on-premise site runs its chains itself."""
+    if data.kind == "on_premise":
+        if data.pop_id is not None:
+            raise Invalid.at(["body", "pop_id"], "only cloud sites are served from a POP")
+        return
+    if data.pop_id is None:
+        raise Invalid.at(["body", "pop_id"], "required for cloud sites")
+    if session.get(Pop, data.pop_id) is None:
+        raise Invalid.at(["body", "pop_id"], "no such POP")
 
 
 def _check_lan_prefix(session: Session, tenant_id: str, prefix: IPv4Network) -> None:
@@ -145,12 +160,12 @@ def create_device(session: Session, who: Principal, data: schemas.DeviceCreate) 
 
 
 def _check_unique_device(session: Session, data: schemas.DeviceCreate, site: Site) -> None:
-    if session.scalar(select(Device.id).where(Device.serial == data.serial)):
+    if session.scalar(select(NfviHost.id).where(NfviHost.serial == data.serial)):
         raise Conflict(f"a device with serial {data.serial!r} is already registered")
     if session.scalar(select(Device.id).where(Device.site_id == site.id)):
         raise Conflict(f"site {site.name!r} already has a device")
-    if data.netns and session.scalar(select(Device.id).where(Device.netns == data.netns)):
-        raise Conflict(f"namespace {data.netns!r} already plays another device")
+    if data.netns and session.scalar(select(NfviHost.id).where(NfviHost.netns == data.netns)):
+        raise Conflict(f"namespace {data.netns!r} already plays another host")
 
 
 def device_of_site(session: Session, site: Site) -> Device | None:

@@ -66,6 +66,33 @@ class LcmOperation(IdMixin, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class SiteTunnel(IdMixin, Base):
+    """The encrypted tunnel joining a cloud site's thin CPE to its chain on a compute node.
+
+    `slot` numbers the node's tunnels (it names the interface and picks the UDP port of the
+    node's end). The orchestrator generates both key pairs and hands each private key to
+    its host only, inside that host's desired state.
+    """
+
+    __tablename__ = "site_tunnel"
+    __table_args__ = (UniqueConstraint("compute_node_id", "slot"),)
+
+    ns_instance_id: Mapped[str] = mapped_column(
+        ForeignKey("ns_instance.id", ondelete="CASCADE"), unique=True
+    )
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("nfvi_host.id", ondelete="RESTRICT"), index=True
+    )
+    compute_node_id: Mapped[str] = mapped_column(
+        ForeignKey("nfvi_host.id", ondelete="RESTRICT"), index=True
+    )
+    slot: Mapped[int] = mapped_column(Integer)
+    cpe_private_key: Mapped[str] = mapped_column(String(44))
+    cpe_public_key: Mapped[str] = mapped_column(String(44))
+    pop_private_key: Mapped[str] = mapped_column(String(44))
+    pop_public_key: Mapped[str] = mapped_column(String(44))
+
+
 class HostDocument(Base):
     """The versioned desired state of one host, and what the host last reported."""
 

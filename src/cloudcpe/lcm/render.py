@@ -9,6 +9,10 @@ Addressing plan of one chain f0 -> ... -> fn-1 (each function its own namespace)
   the site's WAN address, unless a translating function (nat) sits earlier in the chain: then
   the public address is routed back to that function hop by hop and the last function answers
   ARP for it (proxy ARP), so replies reach the function that owns the translation state.
+
+A chain of a cloud site runs on a compute node: its LAN side is a WireGuard tunnel from the
+site's thin CPE instead (see `render_cloud`), and its WAN side the node's uplink, holding the
+address the chain got from the POP's pool. Everything else is the same plan.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from cloudcpe.nfvi.model import (
     HostDesiredState,
     LinkEnd,
     Route,
+    Tunnel,
+    TunnelEndpoint,
+    TunnelPeer,
     VethLink,
 )
 
@@ -44,14 +51,65 @@ class ChainFunction:
 
 
 @dataclass(frozen=True)
+class TunnelPlan:
+    """One end of a site tunnel as the orchestrator planned it (keys base64)."""
+
+    ifname: str
+    private_key: str = field(repr=False)
+    listen_port: int
+    address: IPv4Interface  # the inner address of this end
+    peer_public_key: str
+    peer_allowed_ips: list[IPv4Network]
+    peer_endpoint: TunnelEndpoint | None = None
+    keepalive: int | None = None
+
+    def spec(self, netns: str, underlay_netns: str | None = None) -> Tunnel:
+        peer = TunnelPeer(
+            public_key=self.peer_public_key,
+            endpoint=self.peer_endpoint,
+            allowed_ips=self.peer_allowed_ips,
+            persistent_keepalive=self.keepalive,
+        )
+        return Tunnel(
+            ifname=self.ifname,
+            netns=netns,
+            underlay_netns=underlay_netns,
+            private_key=self.private_key,
+            listen_port=self.listen_port,
+            addresses=[self.address],
+            peers=[peer],
+        )
+
+
+@dataclass(frozen=True)
 class PlacedChain:
     key: str  # short unique key of the NS instance on this host (names host-side links)
     lan_prefix: IPv4Network
     wan_address: IPv4Interface
     wan_gateway: IPv4Address
-    lan_port: str
+    lan_port: str | None  # None: the LAN side is `tunnel`
     wan_port: str
     functions: list[ChainFunction] = field(default_factory=list)
+    tunnel: TunnelPlan | None = None  # cloud sites: the tunnel from the site's thin CPE
+
+
+@dataclass
+class Parts:
+    """Pieces of a host document; chains, a thin CPE's site edge and a compute node's
+    underlay each render to parts, `render_host` joins them."""
+
+    namespaces: list[FunctionNamespace] = field(default_factory=list)
+    links: list[VethLink] = field(default_factory=list)
+    tunnels: list[Tunnel] = field(default_factory=list)
+    lan_ports: set[str] = field(default_factory=set)  # device ports bridged to the LAN ends
+    wan_ports: set[str] = field(default_factory=set)  # device ports bridged to the WAN ends
+
+    def add(self, other: Parts) -> None:
+        self.namespaces += other.namespaces
+        self.links += other.links
+        self.tunnels += other.tunnels
+        self.lan_ports |= other.lan_ports
+        self.wan_ports |= other.wan_ports
 
 
 def namespace_name(host: str, function_key: str) -> str:
@@ -72,25 +130,31 @@ def max_chain_length() -> int:
     return TRANSIT.num_addresses // 4
 
 
-def render_host(host: str, version: int, chains: list[PlacedChain]) -> HostDesiredState:
-    namespaces: list[FunctionNamespace] = []
-    links: list[VethLink] = []
-    lan_ports: list[str] = []
-    wan_ports: list[str] = []
+def underlay_namespace(host: str) -> str:
+    """A compute node's namespace holding its tunnel endpoint (where tunnels' UDP lives)."""
+    return namespace_name(host, "ul")
+
+
+def render_host(
+    host: str, version: int, chains: list[PlacedChain], extra: list[Parts] | None = None
+) -> HostDesiredState:
+    parts = Parts()
     for chain in chains:
-        ns, ln = _render_chain(host, chain)
-        namespaces += ns
-        links += ln
-        lan_ports.append(chain.lan_port)
-        wan_ports.append(chain.wan_port)
+        parts.add(_render_chain(host, chain))
+    for more in extra or []:
+        parts.add(more)
     bridges = []
-    if chains:
-        bridges = [
-            Bridge(name=LAN_BRIDGE, ports=sorted(set(lan_ports))),
-            Bridge(name=WAN_BRIDGE, ports=sorted(set(wan_ports))),
-        ]
+    if parts.lan_ports:
+        bridges.append(Bridge(name=LAN_BRIDGE, ports=sorted(parts.lan_ports)))
+    if parts.wan_ports:
+        bridges.append(Bridge(name=WAN_BRIDGE, ports=sorted(parts.wan_ports)))
     return HostDesiredState(
-        host=host, version=version, namespaces=namespaces, links=links, bridges=bridges
+        host=host,
+        version=version,
+        namespaces=parts.namespaces,
+        links=parts.links,
+        bridges=bridges,
+        tunnels=parts.tunnels,
     )
 
 
@@ -101,23 +165,31 @@ def _public_owner(chain: PlacedChain) -> int | None:
     return None
 
 
-def _render_chain(host: str, chain: PlacedChain) -> tuple[list[FunctionNamespace], list[VethLink]]:
+def _render_chain(host: str, chain: PlacedChain) -> Parts:
     n = len(chain.functions)
     names = [namespace_name(host, fn.key) for fn in chain.functions]
     owner = _public_owner(chain)
     last_holds_wan = owner is None or owner == n - 1
     public = chain.wan_address.ip
 
-    in_addr = [lan_gateway(chain.lan_prefix)] + [transit_pair(i)[1] for i in range(n - 1)]
+    lan_side = chain.tunnel.address if chain.tunnel else lan_gateway(chain.lan_prefix)
+    in_addr = [lan_side] + [transit_pair(i)[1] for i in range(n - 1)]
     out_addr: list[IPv4Interface | None] = [transit_pair(i)[0] for i in range(n - 1)]
     out_addr.append(chain.wan_address if last_holds_wan else None)
+    in_ifs = [chain.tunnel.ifname if chain.tunnel else IN_IF] + [IN_IF] * (n - 1)
 
-    links = [
-        VethLink(
-            a=LinkEnd(ifname=f"{PREFIX}{chain.key}l", master=LAN_BRIDGE),
-            b=LinkEnd(netns=names[0], ifname=IN_IF, addresses=[in_addr[0]]),
+    parts = Parts(wan_ports={chain.wan_port})
+    links = parts.links
+    if chain.tunnel is not None:
+        parts.tunnels.append(chain.tunnel.spec(names[0], underlay_namespace(host)))
+    if chain.lan_port is not None:
+        parts.lan_ports.add(chain.lan_port)
+        links.append(
+            VethLink(
+                a=LinkEnd(ifname=f"{PREFIX}{chain.key}l", master=LAN_BRIDGE),
+                b=LinkEnd(netns=names[0], ifname=IN_IF, addresses=[in_addr[0]]),
+            )
         )
-    ]
     for i in range(n - 1):
         up, down = transit_pair(i)
         links.append(
@@ -139,7 +211,6 @@ def _render_chain(host: str, chain: PlacedChain) -> tuple[list[FunctionNamespace
         )
     )
 
-    namespaces = []
     for i, fn in enumerate(chain.functions):
         kind = get_kind(fn.kind)
         ctx = FunctionContext(
@@ -149,10 +220,11 @@ def _render_chain(host: str, chain: PlacedChain) -> tuple[list[FunctionNamespace
             wan_address=chain.wan_address,
             in_address=in_addr[i],
             out_address=out_addr[i],
+            in_ifname=in_ifs[i],
         )
         real = kind.realise(kind.parse(fn.params), ctx)
         routes = _chain_routes(i, n, chain, owner, public) + real.routes
-        namespaces.append(
+        parts.namespaces.append(
             FunctionNamespace(
                 name=names[i],
                 owner=fn.owner,
@@ -162,7 +234,7 @@ def _render_chain(host: str, chain: PlacedChain) -> tuple[list[FunctionNamespace
                 nftables=real.nftables,
             )
         )
-    return namespaces, links
+    return parts
 
 
 def _chain_routes(
@@ -174,6 +246,8 @@ def _chain_routes(
     else:
         wan_onlink = owner is not None and owner != n - 1
         routes.append(Route(dst=DEFAULT, via=chain.wan_gateway, dev=OUT_IF, onlink=wan_onlink))
+    if i == 0 and chain.tunnel is not None:
+        routes.append(Route(dst=chain.lan_prefix, dev=chain.tunnel.ifname))
     if i > 0:
         upstream = transit_pair(i - 1)[0].ip
         routes.append(Route(dst=chain.lan_prefix, via=upstream, dev=IN_IF))

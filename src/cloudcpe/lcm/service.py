@@ -15,9 +15,12 @@ from cloudcpe.auth.principal import Principal
 from cloudcpe.catalog.models import NsDescriptor
 from cloudcpe.catalog.service import get_descriptor, validate_params
 from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
-from cloudcpe.inventory.service import get_site
-from cloudcpe.lcm.models import LcmOperation, NsInstance, VnfInstance
+from cloudcpe.inventory.models import NfviHost
+from cloudcpe.inventory.pops import get_compute_node
+from cloudcpe.inventory.service import get_device, get_site
+from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.lcm.schemas import OPEN_STATES, NsInstanceCreate, NsInstancePublic, UpdateRequest
+from cloudcpe.nfvi.model import redact
 from cloudcpe.placement.service import choose_host
 from cloudcpe.store.base import utcnow
 
@@ -250,17 +253,20 @@ def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
 
 
 def host_state(session: Session, who: Principal, device_id: str) -> dict[str, Any]:
-    """A device's desired state document (versioned) and what the host last reported."""
-    from cloudcpe.inventory.service import get_device
-    from cloudcpe.lcm.models import HostDocument
-
+    """A device's desired state document (versioned, secrets redacted) and what the host
+    last reported."""
     device = get_device(session, who, device_id)
-    doc = session.get(HostDocument, device.id)
+    return {"device_id": device.id, **_state_of(session, device)}
+
+
+def compute_node_state(session: Session, who: Principal, node_id: str) -> dict[str, Any]:
+    node = get_compute_node(session, who, node_id)
+    return {"compute_node_id": node.id, **_state_of(session, node)}
+
+
+def _state_of(session: Session, host: NfviHost) -> dict[str, Any]:
+    doc = session.get(HostDocument, host.id)
     if doc is None:
-        return {"device_id": device.id, "version": 0, "desired": None, "observed": None}
-    return {
-        "device_id": device.id,
-        "version": doc.version,
-        "desired": doc.desired,
-        "observed": doc.observed,
-    }
+        return {"version": 0, "desired": None, "observed": None}
+    # the document holds the host's tunnel private keys: never shown, to anyone
+    return {"version": doc.version, "desired": redact(doc.desired), "observed": doc.observed}

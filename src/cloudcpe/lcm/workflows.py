@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloudcpe.inventory.models import NfviHost, Site
+from cloudcpe.inventory.models import ComputeNode, NfviHost, Site
+from cloudcpe.lcm import tunnels
 from cloudcpe.lcm.hosts import HostGateway, descriptor_of, render_document
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.lcm.service import effective_chain
@@ -49,8 +50,12 @@ def place(ctx: StepContext) -> None:
         if s.scalar(select(VnfInstance.id).where(VnfInstance.ns_instance_id == ns.id)):
             return  # placed by an earlier attempt of this operation
         chain = effective_chain(descriptor_of(s, ns), ns.vnf_params)
+        site = s.get_one(Site, ns.site_id)
         try:
-            host = choose_host(s, s.get_one(Site, ns.site_id), len(chain), ns.id)
+            host = choose_host(s, site, len(chain), ns.id)
+            touched = [host.id]
+            if isinstance(host, ComputeNode):  # a cloud site: address and tunnel for it
+                touched.append(tunnels.attach(s, ns, site, host).device_id)
         except Exception as exc:
             raise StepFailed(str(exc)) from exc
         for i, el in enumerate(chain):
@@ -65,7 +70,7 @@ def place(ctx: StepContext) -> None:
                     params=el["params"],
                 )
             )
-        _touch_hosts(op, [host.id])
+        _touch_hosts(op, touched)
 
 
 def _unique_key(s: Session, host: NfviHost) -> str:
@@ -80,7 +85,7 @@ def release(ctx: StepContext) -> None:
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
         vnfs = list(s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id)))
-        _touch_hosts(op, [v.host_id for v in vnfs])
+        _touch_hosts(op, [v.host_id for v in vnfs] + tunnels.detach(s, ns))
         for v in vnfs:
             s.delete(v)
 
@@ -121,17 +126,25 @@ def render(ctx: StepContext) -> None:
 
 
 def apply(ctx: StepContext) -> None:
-    """Deliver each touched host's document and check this service's functions on it."""
+    """Deliver each touched host's document and check this service's part on it.
+
+    Compute nodes go first: a thin CPE starts its tunnel's handshake as soon as it is
+    configured, and a first handshake the node cannot answer yet is only retried 5 s later.
+    """
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
         targets = [
             (s.get_one(NfviHost, h), s.get_one(HostDocument, h))
             for h in op.rollback_data.get("hosts", [])
         ]
+        targets.sort(key=lambda t: not isinstance(t[0], ComputeNode))
+        # what of this service a host runs: its functions, its site edge, the node's underlay
         names = {
             v.id: v.name
             for v in s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id))
         }
+        names[ns.id] = "site edge"
+        names.update({h.id: "underlay" for h, _ in targets if isinstance(h, ComputeNode)})
     problems: list[str] = []
     for host, doc in targets:
         # no transaction is held while the host works

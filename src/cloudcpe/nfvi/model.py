@@ -3,17 +3,31 @@
 This is the single contract between the orchestrator and the infrastructure: the
 orchestrator renders one versioned `HostDesiredState` per host, a driver realises it and
 answers with an `ObservedState`. The document is low level on purpose (namespaces, veth
-links, addresses, routes, sysctls, nftables JSON) so that a host agent needs no knowledge of
-network services, function kinds or tenants.
+links, addresses, routes, sysctls, nftables JSON, WireGuard tunnels) so that a host agent
+needs no knowledge of network services, function kinds or tenants.
+
+Secrets: a tunnel's private key travels in the document's JSON (the host needs it), but never
+in its `repr` (it is a `SecretStr`), never in validation errors, and `redact` blanks it for
+anything shown to people (API read models, logs).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+)
 
 PREFIX = "ccpe"
 IFNAME_MAX = 15
@@ -76,11 +90,12 @@ class NftRuleset(_Doc):
 
 
 class FunctionNamespace(_Doc):
-    """One function instance = one network namespace."""
+    """One function instance = one network namespace (also used for the few namespaces of
+    the infrastructure itself, e.g. a thin CPE's site edge or a compute node's underlay)."""
 
     name: str
-    owner: str  # the VNF instance id this namespace realises
-    kind: str  # the function kind, informational for the host (firewall, nat, ...)
+    owner: str  # the id of what this namespace realises (a VNF instance, ...)
+    kind: str  # informational for the host (firewall, nat, ..., site-edge, underlay)
     routes: list[Route] = Field(default_factory=list)
     # sysctl keys below net. as dotted paths, e.g. "ipv4.ip_forward" -> "1",
     # "ipv4.conf.ccpe-out.proxy_arp" -> "1"
@@ -110,6 +125,104 @@ class Bridge(_Doc):
         return v
 
 
+class TunnelEndpoint(_Doc):
+    address: IPv4Address
+    port: int = Field(ge=1, le=65535)
+
+
+class TunnelPeer(_Doc):
+    public_key: str  # base64 of the peer's X25519 public key (WireGuard's usual notation)
+    endpoint: TunnelEndpoint | None = None  # None: learnt from the peer's handshakes
+    allowed_ips: list[IPv4Network] = Field(default_factory=list)
+    persistent_keepalive: int | None = Field(None, ge=1, le=65535)  # seconds
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key(cls, v: str) -> str:
+        return _check_key(v, "public key")
+
+
+class Tunnel(_Doc):
+    """A WireGuard interface, realised by a userspace WireGuard process.
+
+    The process runs in `underlay_netns` (None: in `netns`), where its UDP socket lives and
+    its encrypted packets come and go; the interface itself lives in `netns`. With two
+    namespaces the interface is created in the underlay and moved, so many tunnels can share
+    one underlay address (on distinct ports) while each interface stays in its own
+    namespace, with no route between them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    ifname: str
+    netns: str
+    underlay_netns: str | None = None
+    private_key: SecretStr  # base64 X25519 private key
+    listen_port: int = Field(ge=1, le=65535)
+    addresses: list[IPv4Interface] = Field(default_factory=list)
+    peers: list[TunnelPeer] = Field(default_factory=list)
+
+    @field_validator("ifname")
+    @classmethod
+    def _ifname(cls, v: str) -> str:
+        _check_ifname(v)
+        if not v.startswith(PREFIX):
+            raise ValueError(f"interface name {v!r} must start with {PREFIX!r}")
+        return v
+
+    @field_validator("private_key")
+    @classmethod
+    def _private_key(cls, v: SecretStr) -> SecretStr:
+        _check_key(v.get_secret_value(), "private key")
+        return v
+
+    @field_validator("peers")
+    @classmethod
+    def _peers(cls, v: list[TunnelPeer]) -> list[TunnelPeer]:
+        keys = [p.public_key for p in v]
+        if len(set(keys)) != len(keys):
+            raise ValueError("peers must have distinct public keys")
+        return v
+
+    @field_serializer("private_key", when_used="json")
+    def _reveal(self, v: SecretStr, info: SerializationInfo) -> str:
+        if isinstance(info.context, dict) and info.context.get("redact"):
+            return REDACTED
+        return v.get_secret_value()
+
+    @property
+    def home(self) -> str:
+        """The namespace the WireGuard process runs in."""
+        return self.underlay_netns or self.netns
+
+
+REDACTED = "(redacted)"
+SECRET_FIELDS = frozenset({"private_key"})
+
+
+def _check_key(value: str, what: str) -> str:
+    # the message never quotes the value: it may be a secret
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(f"{what} must be 32 bytes in base64 (44 characters)")
+    return value
+
+
+def redact(document: Any) -> Any:
+    """A copy of a JSON document (desired state, or any part) with every secret blanked."""
+    if isinstance(document, dict):
+        return {
+            k: (REDACTED if k in SECRET_FIELDS and v is not None else redact(v))
+            for k, v in document.items()
+        }
+    if isinstance(document, list):
+        return [redact(v) for v in document]
+    return document
+
+
 HOST_KEY = re.compile(r"^[a-z0-9]{1,16}$")
 RESERVED_HOST_KEYS = {"lab"}  # `ccpe-lab-*` namespaces are the lab's simulated hosts
 
@@ -117,11 +230,23 @@ RESERVED_HOST_KEYS = {"lab"}  # `ccpe-lab-*` namespaces are the lab's simulated 
 class HostDesiredState(_Doc):
     """Everything of ours that should exist on one host. Empty = remove everything of ours."""
 
+    # a document holds private keys: its validation errors never quote what they were given
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     host: str  # the host key; the driver only touches objects named under it
     version: int = 0
     namespaces: list[FunctionNamespace] = Field(default_factory=list)
     links: list[VethLink] = Field(default_factory=list)
     bridges: list[Bridge] = Field(default_factory=list)
+    tunnels: list[Tunnel] = Field(default_factory=list)
+
+    @field_validator("tunnels")
+    @classmethod
+    def _tunnels(cls, v: list[Tunnel]) -> list[Tunnel]:
+        names = [t.ifname for t in v]
+        if len(set(names)) != len(names):
+            raise ValueError("tunnels must have distinct interface names")
+        return v
 
     @field_validator("host")
     @classmethod
@@ -142,11 +267,20 @@ class FunctionStatus(_Doc):
     reason: str | None = None
 
 
+class TunnelStatus(_Doc):
+    ifname: str
+    netns: str
+    state: FunctionState
+    reason: str | None = None
+    latest_handshake: float | None = None  # unix time of the latest handshake with any peer
+
+
 class ObservedState(_Doc):
     host: str
     version: int  # the desired version this observation answers
     functions: list[FunctionStatus] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)  # host-level problems (bridges, ports)
+    tunnels: list[TunnelStatus] = Field(default_factory=list)
 
     def failures_of(self, owners: set[str]) -> list[FunctionStatus]:
         return [f for f in self.functions if f.owner in owners and f.state != "running"]

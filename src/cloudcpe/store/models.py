@@ -3,8 +3,16 @@
 from cloudcpe.auth.models import ApiToken, AuditEntry, User, WebSession
 from cloudcpe.catalog.designs import NsDesign
 from cloudcpe.catalog.models import NsDescriptor
-from cloudcpe.inventory.models import ComputeNode, Device, NfviHost, Pop, Site, Tenant
-from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.inventory.models import (
+    ComputeNode,
+    Device,
+    NfviHost,
+    Pop,
+    PopAddress,
+    Site,
+    Tenant,
+)
+from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, SiteTunnel, VnfInstance
 from cloudcpe.store.base import Base
 
 __all__ = [
@@ -20,7 +28,9 @@ __all__ = [
     "NsDesign",
     "NsInstance",
     "Pop",
+    "PopAddress",
     "Site",
+    "SiteTunnel",
     "Tenant",
     "User",
     "VnfInstance",

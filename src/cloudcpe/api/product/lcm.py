@@ -120,5 +120,6 @@ _task_route("/ns_lcm_op_occs/{op_id}/fail", lcm.fail)
 
 @router.get("/devices/{device_id}/state", tags=["inventory"])
 def get_device_state(device_id: str, session: SessionDep, who: PrincipalDep) -> object:
-    """The device's versioned desired state document and the host's last observed state."""
+    """The device's versioned desired state document (private keys redacted) and the host's
+    last observed state."""
     return lcm.host_state(session, who, device_id)

@@ -26,6 +26,7 @@ from cloudcpe.nfvi.linux.netns import (
     write_sysctl,
 )
 from cloudcpe.nfvi.linux.plan import KernelLink
+from cloudcpe.nfvi.linux.tunnels import Tunnels
 from cloudcpe.nfvi.model import (
     Bridge,
     FunctionNamespace,
@@ -61,6 +62,7 @@ class _Pass:
         self.sessions: dict[str | None, NsView] = {}
         self.host_sysctls: dict[str, tuple[str, set[str]]] = {}
         self.ns_sysctls: dict[str, dict[str, str]] = {}
+        self.tunnels = Tunnels(self)
 
     # ------------------------------------------------------------ plumbing
 
@@ -136,6 +138,7 @@ class _Pass:
             host_ok = self.open_host()
             if host_ok:
                 self.collect_host()
+            self.tunnels.collect()  # a running process pins its namespace: stop it first
             self.collect_namespaces()
             self.ensure_namespaces()
             deps = plan.bridge_dependents(self.desired)
@@ -148,12 +151,18 @@ class _Pass:
                 owners = plan.namespaces_of(link)
                 label = plan.link_label(link)
                 self.guard(owners, label, partial(self.ensure_link, link, host_ok))
+            for tunnel in self.desired.tunnels:
+                label = f"tunnel {tunnel.ifname!r}"
+                self.guard([tunnel.netns], label, partial(self.tunnels.ensure, tunnel))
             if host_ok:
                 self.finish_host()
             for ns in self.desired.namespaces:
                 if ns.name in self.present:
                     label = f"namespace {ns.name!r}"
                     self.guard([ns.name], label, partial(self.finish_namespace, ns))
+            for tunnel in self.desired.tunnels:
+                label = f"tunnel {tunnel.ifname!r}"
+                self.guard([tunnel.netns], label, partial(self.tunnels.configure, tunnel))
         finally:
             self.close()
         return self.observed()
@@ -195,6 +204,7 @@ class _Pass:
             version=self.desired.version,
             functions=functions,
             errors=list(self.errors),
+            tunnels=self.tunnels.statuses(),
         )
 
     # ------------------------------------------------------------ garbage collection
@@ -472,6 +482,7 @@ class _Pass:
 
     def collect_links(self, ns: FunctionNamespace, session: NsView) -> None:
         wanted = {e.ifname for e in plan.ends_by_namespace(self.desired).get(ns.name, [])}
+        wanted |= self.tunnels.names_in(ns.name)
         for stale in plan.stale_links(list(session.links().values()), wanted):
             label = f"{ns.name}/{stale.name}"
             self.change(

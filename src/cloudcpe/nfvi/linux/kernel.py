@@ -128,6 +128,9 @@ class NsView:
                 self._addrs.setdefault(msg["index"], []).append(iface)
         return self._addrs.get(index, [])
 
+    def forget_addresses(self) -> None:
+        self._addrs = None
+
     def routes(self) -> list[KernelRoute]:
         routes = []
         for msg in self.ipr.get_routes(family=_AF_INET):

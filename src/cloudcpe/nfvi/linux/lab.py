@@ -1,9 +1,15 @@
-"""A simulated customer site on this machine, and traffic probes, for the demo, tests and
-benchmarks.
+"""Simulated customer sites, a provider network and POPs on this machine, and traffic
+probes, for the demo, tests and benchmarks.
 
 `LabSite` builds three namespaces around a device: the device itself (`ccpe-lab-N-cpe`,
 the NFVI host whose ports `ccpe-lan` and `ccpe-wan` the chain attaches to), a LAN host
 (`ccpe-lab-N-lan`) and the internet (`ccpe-lab-N-inet`: the ISP gateway, also the server).
+
+Given a `LabProvider`, a site has no internet of its own: its WAN port hangs on the
+provider's router (`ccpe-lab-P-net`), which also routes the uplinks of `LabPop`s (compute
+nodes `ccpe-lab-N-cnI` with an uplink port `ccpe-up` on one segment per POP) and answers as
+the internet server. That is the underlay between a cloud site's thin CPE and its POP.
+
 This module and the Linux driver are the only code that touches the kernel.
 """
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import socket
 import struct
@@ -33,16 +40,178 @@ from cloudcpe.nfvi.linux.netns import (
     netns_fd,
     netns_socket,
     remove_netns,
+    run_in_netns,
+    write_sysctl,
 )
 
 LAB_PREFIX = "ccpe-lab-"
 LAN_PORT = "ccpe-lan"
 WAN_PORT = "ccpe-wan"
+UPLINK_PORT = "ccpe-up"
 HOST_IFNAME = "ccpe-eth0"
 
 
+def _ifname(*parts: str) -> str:
+    """A provider-side interface name from a lab name: `ccpe-<parts>`, hashed when too long."""
+    name = "ccpe-" + "".join(parts)
+    if len(name) <= 15:
+        return name
+    return "ccpe-" + hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
+class LabProvider:
+    """A provider network: one router joining site WANs, POP uplinks and the internet.
+
+    The router itself answers as the internet server at `server` (an address of its own), so
+    a `TcpServer` in `netns` is "a host on the internet" for every site and POP attached.
+    """
+
+    def __init__(self, name: str, server: str = "192.0.2.1") -> None:
+        self.name = name
+        self.server = IPv4Address(server)
+
+    @property
+    def netns(self) -> str:
+        return f"{LAB_PREFIX}{self.name}-net"
+
+    def up(self) -> None:
+        if not netns_exists(self.netns):
+            create_netns(self.netns)
+        with iproute(self.netns) as ipr:
+            lo = _index(ipr, "lo")
+            _add_address(ipr, lo, IPv4Interface(f"{self.server}/32"))
+            ipr.link("set", index=lo, state="up")
+        run_in_netns(self.netns, lambda: write_sysctl("ipv4.ip_forward", "1"))
+
+    def down(self) -> None:
+        remove_netns(self.netns)
+
+    def __enter__(self) -> LabProvider:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def attach(
+        self, ifname: str, gateway: IPv4Interface | None, peer_netns: str, peer_ifname: str
+    ) -> None:
+        """A link from the router (`ifname`, holding `gateway`) to `peer_ifname` in
+        `peer_netns`; existing links are kept."""
+        with iproute(self.netns) as ipr:
+            if not ipr.link_lookup(ifname=ifname):
+                fd = netns_fd(peer_netns)
+                try:
+                    ipr.link(
+                        "add",
+                        ifname=ifname,
+                        kind="veth",
+                        peer={"ifname": peer_ifname, "net_ns_fd": fd},
+                    )
+                finally:
+                    os.close(fd)
+            index = _index(ipr, ifname)
+            if gateway is not None:
+                _add_address(ipr, index, gateway)
+            ipr.link("set", index=index, state="up")
+
+    def segment(self, bridge: str, gateway: IPv4Interface) -> None:
+        """A bridge on the router holding `gateway`: one L2 segment for several hosts."""
+        with iproute(self.netns) as ipr:
+            if not ipr.link_lookup(ifname=bridge):
+                ipr.link("add", ifname=bridge, kind="bridge")
+            index = _index(ipr, bridge)
+            _add_address(ipr, index, gateway)
+            ipr.link("set", index=index, state="up")
+
+    def enslave(self, ifname: str, bridge: str) -> None:
+        with iproute(self.netns) as ipr:
+            ipr.link("set", index=_index(ipr, ifname), master=_index(ipr, bridge))
+
+
+class LabPop:
+    """A POP's compute nodes on one uplink segment of the provider network.
+
+    Node i (from 1) is the namespace `ccpe-lab-<name>-cn<i>` with the port `ccpe-up` and no
+    address: the orchestrator places the node's tunnel endpoint (`node_address(i)`) and the
+    chains' public addresses (from `pool`) on that segment; `gateway` is the router.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        provider: LabProvider,
+        nodes: int = 2,
+        uplink: str = "198.51.100.0/24",
+        pool: str = "198.51.100.128/26",
+    ) -> None:
+        self.name = name
+        self.provider = provider
+        self.nodes = nodes
+        self.uplink = IPv4Network(uplink)
+        self.pool = IPv4Network(pool)
+
+    @property
+    def gateway(self) -> IPv4Address:
+        return self.uplink.network_address + 1
+
+    def node_netns(self, i: int) -> str:
+        return f"{LAB_PREFIX}{self.name}-cn{i}"
+
+    def node_address(self, i: int) -> IPv4Interface:
+        return IPv4Interface(f"{self.uplink.network_address + 10 + i}/{self.uplink.prefixlen}")
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [self.node_netns(i) for i in range(1, self.nodes + 1)]
+
+    @property
+    def uplink_port(self) -> str:
+        return UPLINK_PORT
+
+    def up(self) -> None:
+        bridge = _ifname("b", self.name)
+        self.provider.segment(bridge, IPv4Interface(f"{self.gateway}/{self.uplink.prefixlen}"))
+        for i, ns in enumerate(self.namespaces, start=1):
+            if not netns_exists(ns):
+                create_netns(ns)
+            port = _ifname(self.name, f"u{i}")
+            self.provider.attach(port, None, ns, UPLINK_PORT)
+            self.provider.enslave(port, bridge)
+            with iproute(ns) as ipr:
+                for name in ("lo", UPLINK_PORT):
+                    ipr.link("set", index=_index(ipr, name), state="up")
+            _settle(ns, UPLINK_PORT)
+            _settle(self.provider.netns, port)
+
+    def down(self) -> None:
+        for ns in self.namespaces:
+            remove_netns(ns)
+        with contextlib.suppress(OSError, NetlinkError), iproute(self.provider.netns) as ipr:
+            for index in ipr.link_lookup(ifname=_ifname("b", self.name)):
+                ipr.link("del", index=index)
+
+    def __enter__(self) -> LabPop:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+
 class LabSite:
-    """A device with a LAN host behind it and the internet in front of it."""
+    """A device with a LAN host behind it and the internet in front of it: its own, or the
+    router of a `provider` network shared with other sites and POPs."""
 
     def __init__(
         self,
@@ -50,11 +219,13 @@ class LabSite:
         lan_prefix: str = "192.168.10.0/24",
         wan_address: str = "203.0.113.2/24",
         wan_gateway: str = "203.0.113.1",
+        provider: LabProvider | None = None,
     ) -> None:
         self.name = name
         self.lan_prefix = IPv4Network(lan_prefix)
         self.wan_address = IPv4Interface(wan_address)
         self.wan_gateway = IPv4Address(wan_gateway)
+        self.provider = provider
 
     # ------------------------------------------------------------ names and addresses
 
@@ -74,10 +245,16 @@ class LabSite:
 
     @property
     def inet_netns(self) -> str:
+        """Where the internet server runs: the site's own, or the provider's router."""
+        if self.provider is not None:
+            return self.provider.netns
         return f"{LAB_PREFIX}{self.name}-inet"
 
     @property
     def namespaces(self) -> list[str]:
+        """The namespaces this site owns (a provider's router is not one of them)."""
+        if self.provider is not None:
+            return [self.host_netns, self.lan_netns]
         return [self.host_netns, self.lan_netns, self.inet_netns]
 
     @property
@@ -103,7 +280,9 @@ class LabSite:
 
     @property
     def server(self) -> IPv4Address:
-        """The internet host: the ISP gateway doubles as the server."""
+        """The internet host: the ISP gateway doubles as the server (or the provider's)."""
+        if self.provider is not None:
+            return self.provider.server
         return self.wan_gateway
 
     # ------------------------------------------------------------ lifecycle
@@ -114,18 +293,32 @@ class LabSite:
             if not netns_exists(ns):
                 create_netns(ns)
         self._wire(LAN_PORT, self.lan_netns)
-        self._wire(WAN_PORT, self.inet_netns)
         self._configure_host(self.lan_netns, self.lan_host, self.lan_gateway.ip)
-        self._configure_host(self.inet_netns, self.wan_gateway_interface, None)
+        if self.provider is None:
+            self._wire(WAN_PORT, self.inet_netns)
+            self._configure_host(self.inet_netns, self.wan_gateway_interface, None)
+        else:
+            self.provider.attach(
+                self.provider_port, self.wan_gateway_interface, self.host_netns, WAN_PORT
+            )
         with iproute(self.host_netns) as ipr:
             for name in ("lo", LAN_PORT, WAN_PORT):
                 ipr.link("set", index=_index(ipr, name), state="up")
         self._settle(self.host_netns, LAN_PORT, WAN_PORT)
         self._settle(self.lan_netns, HOST_IFNAME)
-        self._settle(self.inet_netns, HOST_IFNAME)
+        if self.provider is None:
+            self._settle(self.inet_netns, HOST_IFNAME)
+        else:
+            self._settle(self.inet_netns, self.provider_port)
+
+    @property
+    def provider_port(self) -> str:
+        """The router's end of this site's WAN link, when on a provider network."""
+        return _ifname("w", self.name)
 
     def down(self) -> None:
-        """Remove the site; works on a half-built site too."""
+        """Remove the site (its WAN link on a provider goes with it); works on a half-built
+        site too."""
         for ns in self.namespaces:
             remove_netns(ns)
 
@@ -158,25 +351,31 @@ class LabSite:
 
     @staticmethod
     def _settle(ns: str, *ifnames: str) -> None:
-        # the ports would otherwise drop traffic for up to a second (see settle_carrier)
-        with netns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for ifname in ifnames:
-                settle_carrier(sock, ifname)
+        _settle(ns, *ifnames)
 
     def _configure_host(self, ns: str, address: IPv4Interface, gateway: IPv4Address | None) -> None:
         with iproute(ns) as ipr:
             index = _index(ipr, HOST_IFNAME)
-            try:
-                ipr.addr(
-                    "add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
-                )
-            except NetlinkError as exc:
-                if exc.code != errno.EEXIST:
-                    raise
+            _add_address(ipr, index, address)
             ipr.link("set", index=_index(ipr, "lo"), state="up")
             ipr.link("set", index=index, state="up")
             if gateway is not None:
                 ipr.route("replace", dst="0.0.0.0", dst_len=0, gateway=str(gateway), oif=index)
+
+
+def _settle(ns: str, *ifnames: str) -> None:
+    # the ports would otherwise drop traffic for up to a second (see settle_carrier)
+    with netns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for ifname in ifnames:
+            settle_carrier(sock, ifname)
+
+
+def _add_address(ipr: Any, index: int, address: IPv4Interface) -> None:
+    try:
+        ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise
 
 
 def _index(ipr: Any, name: str) -> int:

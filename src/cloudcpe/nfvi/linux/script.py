@@ -9,15 +9,33 @@ from __future__ import annotations
 import json
 import shlex
 
-from cloudcpe.nfvi.linux import plan
-from cloudcpe.nfvi.model import FunctionNamespace, HostDesiredState, LinkEnd, VethLink
+from cloudcpe.nfvi.linux import plan, uapi, wireguard
+from cloudcpe.nfvi.model import FunctionNamespace, HostDesiredState, LinkEnd, Tunnel, VethLink
 
 _NFT_EOF = "CCPE_NFT_EOF"
+_UAPI_EOF = "CCPE_UAPI_EOF"
+# wireguard-tools' `wg` is not needed: the same text the driver sends, over the same socket
+_UAPI_FUNCTION = """ccpe_uapi() {  # stdin to a wireguard-go control socket; fails unless errno=0
+    python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read())
+answer = b""
+while not answer.endswith(b"\\n\\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    answer += chunk
+sys.exit(answer.count(b"errno=0") != 1)' "$1"
+}"""
 
 
 def render_script(desired: HostDesiredState, host_netns: str | None) -> str:
-    """Commands in the driver's order: namespaces, bridges, links, then per function its
-    interface sysctls, routes and nftables."""
+    """Commands in the driver's order: namespaces, bridges, links, tunnels, then per function
+    its interface sysctls, routes and nftables.
+
+    Tunnel private keys are part of the script (in here-documents, never on a command line):
+    treat the script as the secret it is."""
     script = _Script(desired, host_netns)
     return script.render()
 
@@ -45,6 +63,10 @@ class _Script:
             for end in (link.a, link.b):
                 if end.netns is None and end.proxy_arp:
                     self.sysctl(None, plan.end_sysctls(end))
+        if self.desired.tunnels:
+            self.lines.append(_UAPI_FUNCTION)
+        for tunnel in self.desired.tunnels:
+            self.tunnel(tunnel)
         for ns in self.desired.namespaces:
             self.inside(ns)
         return "\n".join(self.lines) + "\n"
@@ -98,6 +120,22 @@ class _Script:
         # what the driver does through the ethtool ioctl: have the kernel act on the new
         # carrier now instead of dropping packets until its link watcher runs (up to 1 s)
         self.lines.append(self.exec_in(end.netns, f"ethtool {dev} >/dev/null"))
+
+    def tunnel(self, tunnel: Tunnel) -> None:
+        # daemon mode: returns once the process holds its interface and control socket
+        owner = f"{wireguard.OWNER_ENV}={self.desired.host}"
+        start = f"env -i {q(owner)} {wireguard.BINARY} {q(tunnel.ifname)}"
+        self.lines.append(f"{self.exec_in(tunnel.home, start)} 2>/dev/null  # its banner")
+        request, _ = uapi.set_request(tunnel, uapi.DeviceState())
+        self.lines.append(f"ccpe_uapi {q(wireguard.socket_path(tunnel.ifname))} <<'{_UAPI_EOF}'")
+        self.lines.append((request or "").rstrip("\n") + "\n")  # the blank line ends it
+        self.lines.append(_UAPI_EOF)
+        dev = q(tunnel.ifname)
+        if tunnel.home != tunnel.netns:
+            self.ip(tunnel.home, f"link set dev {dev} netns {q(tunnel.netns)}")
+        for addr in tunnel.addresses:
+            self.ip(tunnel.netns, f"addr add {addr} dev {dev}")
+        self.ip(tunnel.netns, f"link set dev {dev} up")
 
     def inside(self, ns: FunctionNamespace) -> None:
         _, per_if = plan.split_sysctls(ns.sysctls)
