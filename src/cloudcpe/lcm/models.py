@@ -97,7 +97,6 @@ class HostDocument(Base):
     """The versioned desired state of one host, and what the host last reported."""
 
     __tablename__ = "host_document"
-    __table_args__ = (UniqueConstraint("host_id"),)
 
     host_id: Mapped[str] = mapped_column(
         ForeignKey("nfvi_host.id", ondelete="CASCADE"), primary_key=True

@@ -107,7 +107,6 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("host_id", name=op.f("pk_host_document")),
-        sa.UniqueConstraint("host_id", name=op.f("uq_host_document_host_id")),
     )
     op.create_table(
         "ns_descriptor",
