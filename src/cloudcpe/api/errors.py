@@ -32,7 +32,8 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, Invalid):
         return _invalid(exc)
-    return problem(exc.status, exc.title, exc.detail)
+    extra: dict[str, Any] = getattr(exc, "problem_extra", None) or {}
+    return problem(exc.status, exc.title, exc.detail, **extra)
 
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
