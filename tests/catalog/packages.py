@@ -88,3 +88,170 @@ def with_manifest(files: dict[str, bytes], algorithm: str = "SHA-256") -> dict[s
     )
     out["manifest.mf"] = manifest(listed, algorithm).encode()
     return out
+
+
+# ------------------------------------------------------------------ hand-made descriptors
+
+FW_VNFD_ID = "7d1b2a40-0000-4000-8000-00000000f1e1"
+
+FIREWALL_VNFD = """\
+tosca_definitions_version: tosca_simple_yaml_1_3
+description: A firewall VNF whose VDU runs cloudcpe's firewall function
+imports:
+  - etsi_nfv_sol001_common_types.yaml
+  - etsi_nfv_sol001_vnfd_types.yaml
+node_types:
+  acme.nodes.Firewall:
+    derived_from: tosca.nodes.nfv.VNF
+    properties:
+      descriptor_id: {type: string, default: %(vnfd_id)s}
+      descriptor_version: {type: string, default: '1.0'}
+      provider: {type: string, default: Acme}
+      product_name: {type: string, default: Acme Firewall}
+      software_version: {type: string, default: '2.0'}
+      vnfm_info: {type: list, entry_schema: {type: string}, default: ['0:cloudcpe']}
+      flavour_id: {type: string, default: default}
+      flavour_description: {type: string, default: ''}
+topology_template:
+  substitution_mappings:
+    node_type: acme.nodes.Firewall
+    properties: {flavour_id: default}
+  node_templates:
+    VNF:
+      type: acme.nodes.Firewall
+      properties: {flavour_description: one stateful firewall}
+    fw:
+      type: tosca.nodes.nfv.Vdu.Compute
+      properties:
+        name: fw
+        description: stateful firewall
+        vdu_profile: {min_number_of_instances: 1, max_number_of_instances: 1}
+        sw_image_data:
+          name: %(image)s
+          version: '1.0'
+          checksum: {algorithm: sha-256, hash: 'ab'}
+          container_format: bare
+          disk_format: raw
+          min_disk: 0 B
+          size: 0 B
+        boot_data:
+          content_or_file_data:
+            content: |
+%(params)s
+      capabilities:
+        virtual_compute:
+          properties:
+            virtual_memory: {virtual_mem_size: 64 MB, numa_enabled: false}
+            virtual_cpu: {num_virtual_cpu: 1}
+    fw_in:
+      type: tosca.nodes.nfv.VduCp
+      properties: {layer_protocols: [ipv4], order: 0}
+      requirements: [{virtual_binding: fw}]
+    fw_out:
+      type: tosca.nodes.nfv.VduCp
+      properties: {layer_protocols: [ipv4], order: 1}
+      requirements: [{virtual_binding: fw}]
+"""
+
+FIREWALL_PARAMS = """\
+rules:
+  - {action: deny, protocol: tcp, dst_ports: [8080]}
+  - {action: allow, src: 192.168.10.0/24}
+"""
+
+
+def firewall_vnfd(
+    vnfd_id: str = FW_VNFD_ID, image: str = "cloudcpe/firewall", params: str = FIREWALL_PARAMS
+) -> str:
+    indented = "".join(f"              {line}\n" for line in params.splitlines())
+    return FIREWALL_VNFD % {"vnfd_id": vnfd_id, "image": image, "params": indented.rstrip("\n")}
+
+
+def firewall_package(vnfd_id: str = FW_VNFD_ID) -> bytes:
+    return make_zip({"firewall.yaml": firewall_vnfd(vnfd_id)})
+
+
+def a14_files() -> dict[str, bytes]:
+    """The A.14 NSD and its three VNFD type files, with a TOSCA.meta naming the NSD."""
+    files = {p.name: p.read_bytes() for p in A14.glob("*.yaml")}
+    files["TOSCA-Metadata/TOSCA.meta"] = (
+        b"TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-By: cloudcpe tests\n"
+        b"Entry-Definitions: example_A.14-01.yaml\n"
+    )
+    return files
+
+
+def a14_vnf_package(n: int) -> bytes:
+    """VNF package of one A.14 VNFD (a node type only: no VDUs), as its single root YAML."""
+    name = f"example_A.14-etsi_nfv_example_vnf{n}.yaml"
+    return make_zip({name: (A14 / name).read_bytes()})
+
+
+def service_nsd(
+    *vnfs: tuple[str, str], nsd_id: str = "5e0c0000-0000-4000-8000-0000000000a1"
+) -> str:
+    """An NSD whose forwarding path runs through `vnfs`, each (node name, VNFD id or
+    'cloudcpe:<function>' for a built-in function)."""
+    nodes = [
+        "    ns:",
+        "      type: tosca.nodes.nfv.NS",
+        "      properties:",
+        f"        descriptor_id: {nsd_id}",
+        "        designer: Acme",
+        "        version: '1.0'",
+        "        name: secure-edge",
+        f"        invariant_id: {nsd_id}",
+        "        flavour_id: default",
+        "    chain_vl:",
+        "      type: tosca.nodes.nfv.NsVirtualLink",
+        "      properties:",
+        "        connectivity_type: {layer_protocols: [ipv4]}",
+        "        vl_profile:",
+        "          max_bitrate_requirements: {root: 1000000000}",
+        "          min_bitrate_requirements: {root: 0}",
+    ]
+    for node, ref in vnfs:
+        if ref.startswith("cloudcpe:"):
+            nodes += [
+                f"    {node}:",
+                "      type: cloudcpe.nodes.nfv.Function",
+                f"      properties: {{function: {ref.split(':', 1)[1]}}}",
+            ]
+        else:
+            nodes += [
+                f"    {node}:",
+                "      type: tosca.nodes.nfv.VNF",
+                "      properties:",
+                f"        descriptor_id: {ref}",
+                "        descriptor_version: '1.0'",
+                "        provider: Acme",
+                "        product_name: any",
+                "        software_version: '1.0'",
+                "        vnfm_info: ['0:cloudcpe']",
+                "        flavour_id: " + ("simple" if ref.startswith("b1bb") else "default"),
+                "        flavour_description: ''",
+            ]
+        nodes += [
+            f"      requirements: [{{virtual_link: {node}_fwd}}]",
+            f"    {node}_fwd:",
+            "      type: tosca.nodes.nfv.Forwarding",
+            "      requirements: [{virtual_link: chain_vl}]",
+            f"    {node}_element:",
+            "      type: tosca.nodes.nfv.NfpPositionElement",
+            f"      requirements: [{{profile_element: {node}_fwd}}]",
+            f"    {node}_position:",
+            "      type: tosca.nodes.nfv.NfpPosition",
+            f"      requirements: [{{element: {node}_element}}]",
+        ]
+    nodes += ["    path:", "      type: tosca.nodes.nfv.NFP", "      requirements:"]
+    nodes += [f"        - nfp_position: {node}_position" for node, _ in vnfs]
+    head = [
+        "tosca_definitions_version: tosca_simple_yaml_1_3",
+        "description: a service chain through a packaged firewall and a third-party VNF",
+        "imports:",
+        "  - etsi_nfv_sol001_nsd_types.yaml",
+        "  - cloudcpe_nfv_types.yaml",
+        "topology_template:",
+        "  node_templates:",
+    ]
+    return "\n".join(head + nodes) + "\n"
