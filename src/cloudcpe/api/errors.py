@@ -19,30 +19,32 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-def _invalid(exc: Invalid) -> JSONResponse:
+def _invalid(request: Request, exc: Invalid) -> JSONResponse:
+    # SOL005 (SOL013) answers a request it cannot accept with 400; the product API with 422
+    status = 400 if getattr(request.state, "sol005_api", None) else 422
     return problem(
-        422,
+        status,
         exc.title,
         exc.detail,
         invalid_params=[{"name": e.path(), "reason": e.msg} for e in exc.errors],
     )
 
 
-async def _domain(_: Request, exc: Exception) -> JSONResponse:
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, Invalid):
-        return _invalid(exc)
+        return _invalid(request, exc)
     extra: dict[str, Any] = getattr(exc, "problem_extra", None) or {}
     return problem(exc.status, exc.title, exc.detail, **extra)
 
 
-async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         FieldError([str(p) if not isinstance(p, int) else p for p in e["loc"]], e["msg"])
         for e in exc.errors()
     ]
-    return _invalid(Invalid(errors))
+    return _invalid(request, Invalid(errors))
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

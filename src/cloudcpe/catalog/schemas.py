@@ -45,4 +45,8 @@ class NsDescriptorPublic(BaseModel):
     version: str
     description: str
     chain: list[dict[str, Any]]
+    source: str = Field(description="chain (made here) or sol001 (an onboarded SOL001 NSD)")
+    onboarding_state: str
+    operational_state: str
+    vnfd_ids: list[str]
     created_at: datetime

@@ -1,7 +1,7 @@
 """Imports every domain's models so that metadata (and Alembic) sees all tables."""
 
 from cloudcpe.auth.models import ApiToken
-from cloudcpe.catalog.models import NsDescriptor
+from cloudcpe.catalog.models import NsDescriptor, NsdVnfPackage, VnfPackage
 from cloudcpe.inventory.models import ComputeNode, Device, NfviHost, Pop, Site, Tenant
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.store.base import Base
@@ -16,8 +16,10 @@ __all__ = [
     "NfviHost",
     "NsDescriptor",
     "NsInstance",
+    "NsdVnfPackage",
     "Pop",
     "Site",
     "Tenant",
     "VnfInstance",
+    "VnfPackage",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from cloudcpe.api.deps import PrincipalDep, SessionDep
+from cloudcpe.api.deps import CatalogDep, PrincipalDep, SessionDep
 from cloudcpe.catalog import schemas
 from cloudcpe.catalog import service as catalog
 
@@ -34,6 +34,8 @@ def get_descriptor(nsd_id: str, session: SessionDep, who: PrincipalDep) -> objec
 
 
 @router.delete("/ns_descriptors/{nsd_id}", status_code=204)
-def delete_descriptor(nsd_id: str, session: SessionDep, who: PrincipalDep) -> Response:
-    catalog.delete_descriptor(session, who, nsd_id)
+def delete_descriptor(
+    nsd_id: str, session: SessionDep, who: PrincipalDep, config: CatalogDep
+) -> Response:
+    catalog.delete_descriptor(session, who, nsd_id, config.store)
     return Response(status_code=204)
