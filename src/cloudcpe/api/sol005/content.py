@@ -50,12 +50,15 @@ async def receive(request: Request, dest: Path, limit: int, accepted: Mapping[st
     if declared.isdigit() and int(declared) > limit:
         raise PackageTooLarge(f"the upload is {declared} bytes, more than the limit of {limit}")
     media = _media(request.headers.get("content-type"))
+    kinds = ", ".join(sorted(accepted))
+    if not media:
+        raise BadRequest(f"no Content-Type: send the content as {kinds} or multipart/form-data")
     if media == "multipart/form-data":
         return await _receive_form(request, dest, limit, accepted)
     if media not in accepted:
         raise UnsupportedMediaType(
-            f"Content-Type {media or '(none)'} is not accepted here; send "
-            f"{', '.join(sorted(accepted))} or multipart/form-data with a 'file' part"
+            f"Content-Type {media} is not accepted here; send {kinds} "
+            "or multipart/form-data with a 'file' part"
         )
     size = 0
     with dest.open("xb") as f:
@@ -91,15 +94,12 @@ async def _receive_form(
             raise BadRequest("the 'file' part is empty")
         if part in accepted:
             return accepted[part]
-        # a part without a useful type (or application/octet-stream): what it looks like
+        if part and part not in ("application/octet-stream", "multipart/form-data"):
+            kinds = ", ".join(sorted(accepted))
+            raise UnsupportedMediaType(f"the 'file' part is {part}, not one of {kinds}")
+        # a part without a type that says more: a zip is a zip, anything else YAML if taken
         is_zip = head.startswith(b"PK\x03\x04")
-        if is_zip and ZIP in accepted.values():
-            return ZIP
-        if not is_zip and TEXT in accepted.values():
-            return TEXT
-        raise UnsupportedMediaType(
-            f"the 'file' part ({part or 'no type'}) is not {', '.join(sorted(accepted))}"
-        )
+        return ZIP if is_zip or TEXT not in accepted.values() else TEXT
     finally:
         await form.close()
 
