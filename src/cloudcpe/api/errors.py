@@ -55,7 +55,13 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return resp
 
 
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # the server still logs the exception (Starlette re-raises it after this answer)
+    return problem(500, "Internal error", "an unexpected error occurred; the server log has it")
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http)

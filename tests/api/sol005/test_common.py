@@ -65,3 +65,17 @@ def test_apis_of_later_issues_answer_501(
     client: TestClient, operator: dict[str, str], name: str
 ) -> None:
     problem(client.get(f"/{name}/v1/subscriptions", headers=operator), 501, "monitor issue")
+
+
+def test_an_unexpected_error_is_problem_details_too(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    app = client.app
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/vnfpkgm/v1/boom", boom)  # type: ignore[attr-defined]
+    with TestClient(app, raise_server_exceptions=False) as quiet:
+        body = problem(quiet.get("/vnfpkgm/v1/boom"), 500, "unexpected error")
+    assert "a bug" not in body["detail"]

@@ -102,6 +102,11 @@ def current_api(request: Request) -> Sol005Api | None:
     return getattr(request.state, "sol005_api", None)
 
 
+def base_url(request: Request) -> str:
+    """scheme://host[/root path] of the request: what `_links` hrefs start with."""
+    return str(request.base_url).rstrip("/")
+
+
 # ------------------------------------------------------------------ errors
 
 

@@ -19,11 +19,11 @@ from cloudcpe.api.sol005.common import (
     NotAcceptable,
     NotImplementedYet,
     accepts_json,
+    base_url,
     negotiate,
     sol005_router,
 )
 from cloudcpe.api.sol005.query import ListQuery, Resource, list_page
-from cloudcpe.api.sol005.vnfpkgm import base_url
 from cloudcpe.catalog import nsds
 from cloudcpe.catalog.models import NsDescriptor
 from cloudcpe.catalog.sol005 import (

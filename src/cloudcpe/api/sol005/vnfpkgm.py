@@ -20,6 +20,7 @@ from cloudcpe.api.sol005.common import (
     LIST_ROUTE,
     NotAcceptable,
     accepts_json,
+    base_url,
     negotiate,
     sol005_router,
 )
@@ -45,10 +46,6 @@ VNF_PKG_INFO = Resource(
     ("softwareImages", "additionalArtifacts", "userDefinedData", "checksum"),
 )
 VnfPkgQuery = Annotated[ListQuery, Depends(VNF_PKG_INFO.query)]
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _json(info: VnfPkgInfo, status: int = 200, **headers: str) -> JSONResponse:
