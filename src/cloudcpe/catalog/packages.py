@@ -57,6 +57,11 @@ def visible_stmt(who: Principal) -> Select[VnfPackage, str]:
     return stmt
 
 
+def list_packages(session: Session, who: Principal) -> list[VnfPackage]:
+    stmt = visible_stmt(who).order_by(VnfPackage.created_at, VnfPackage.id)
+    return [pkg for pkg, _ in session.execute(stmt)]
+
+
 def get_package(session: Session, who: Principal, pkg_id: str) -> VnfPackage:
     pkg = session.get(VnfPackage, pkg_id)
     if pkg is None or not (who.is_operator or pkg.tenant_id in (None, who.tenant_id)):

@@ -96,6 +96,7 @@ def test_a14_example_onboards_with_its_vnf_packages(
     assert info["vnfPkgIds"] == sorted(p["id"] for p in pkgs)
     product = ok(client.get(f"/api/v1/ns_descriptors/{info['id']}", headers=operator))
     assert [e["name"] for e in product["chain"]] == ["vnf-1", "vnf-2", "vnf-3"]
+    assert any("realised as a sequence" in n for n in product["sol001"]["notes"])  # said so
     # the packages are in use now: not deletable, even disabled
     path = f"{VNF_PACKAGES}/{pkgs[0]['id']}"
     assert ok(client.get(path, headers=operator))["usageState"] == "IN_USE"

@@ -408,3 +408,20 @@ def test_upload_from_uri_limits(
     resp = client.post(path, json={"addressInformation": f"{url}/slow"}, headers=operator)
     problem(resp, 400, "took longer than 0.5 s")
     assert time.monotonic() - started < 4
+
+
+def test_product_view_shows_the_vnfd_and_what_was_not_verified(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    info = onboard_package(client, operator, P.tacker_package())
+    view = ok(client.get(f"/api/v1/vnf_packages/{info['id']}", headers=operator))
+    assert view["vnfd_id"] == info["vnfdId"]
+    assert "no manifest (.mf): file hashes were not checked" in view["package"]["notes"]
+    vdus = view["vnfd"]["flavours"][0]["vdus"]
+    assert [(v["name"], v["function"]) for v in vdus] == [
+        ("VDU1", "connectivity"),
+        ("VDU2", "connectivity"),
+    ]
+    assert [p["id"] for p in ok(client.get("/api/v1/vnf_packages", headers=operator))] == [
+        info["id"]
+    ]
