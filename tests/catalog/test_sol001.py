@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudcpe.catalog import sol001
+from cloudcpe.catalog import sol001, tosca
 from cloudcpe.catalog.sol004 import PackageError
 from tests.catalog import packages as P
 
@@ -45,25 +45,25 @@ def nsd_error(tmp_path: Path, replace: tuple[str, str]) -> str:
 def test_bundled_type_files_are_the_published_ones() -> None:
     for shared in sorted(P.SOL001_TYPES.glob("v*-etsi_nfv_sol001_*_types.yaml")):
         version, name = shared.name.split("-", 1)
-        bundled = sol001.TYPES_DIR / version / name
+        bundled = tosca.TYPES_DIR / version / name
         assert filecmp.cmp(shared, bundled, shallow=False), bundled
 
 
 @pytest.mark.parametrize("version", ["2.6.1", "3.5.1"])
 def test_each_type_version_loads(tmp_path: Path, version: str) -> None:
-    tosca = "tosca_simple_yaml_1_3" if version == "3.5.1" else "tosca_simple_yaml_1_2"
+    tosca_version = "tosca_simple_yaml_1_3" if version == "3.5.1" else "tosca_simple_yaml_1_2"
     kinds = ["common", "vnfd"] + (["nsd", "pnfd"] if version == "3.5.1" else [])
     imports = "".join(f"  - etsi_nfv_sol001_{k}_types.yaml\n" for k in kinds)
     root = unpack(
         tmp_path,
-        {"types.yaml": f"tosca_definitions_version: {tosca}\nimports:\n{imports}"},
+        {"types.yaml": f"tosca_definitions_version: {tosca_version}\nimports:\n{imports}"},
     )
-    parsed = sol001._parse(root, "types.yaml")
+    parsed = tosca.parse(root, "types.yaml")
     assert parsed.types_version == version
-    loaded = {p.name for p in parsed.parse.docs if p.is_relative_to(sol001.TYPES_DIR)}
+    loaded = {p.name for p in parsed.parse.docs if p.is_relative_to(tosca.TYPES_DIR)}
     assert loaded == {f"etsi_nfv_sol001_{k}_types.yaml" for k in kinds}
     assert all(p.parent.name == f"v{version}" for p in parsed.parse.docs if p.suffix == ".yaml"
-               and p.is_relative_to(sol001.TYPES_DIR))  # fmt: skip
+               and p.is_relative_to(tosca.TYPES_DIR))  # fmt: skip
 
 
 @pytest.mark.parametrize("sample", ["tacker-vnf_packages", "tacker-vnflcm1"])
@@ -162,9 +162,9 @@ def test_in_range_on_a_range_property_is_a_tosca_parser_gap() -> None:
     constraint = InRange("destination_port_range", "range", {"in_range": [0, 65535]})
     with pytest.raises(TypeError, match="'<' not supported between instances of 'list'"):
         constraint.validate([800, 8080])  # tosca-parser as released
-    assert sol001._in_range_is_valid(constraint, [800, 8080])
-    assert not sol001._in_range_is_valid(constraint, [800, 70000])
-    assert not sol001._in_range_is_valid(constraint, [9000, 8080])
+    assert tosca._in_range_is_valid(constraint, [800, 8080])
+    assert not tosca._in_range_is_valid(constraint, [800, 70000])
+    assert not tosca._in_range_is_valid(constraint, [9000, 8080])
 
 
 def test_a14_port_range_out_of_bounds_is_a_clear_error(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from cloudcpe.auth.principal import Principal
-from cloudcpe.catalog import onboarding, sol001
+from cloudcpe.catalog import onboarding, sol001, tosca
 from cloudcpe.catalog.models import (
     ENABLED,
     IN_USE,
@@ -151,7 +151,7 @@ def _unique_vnfd(session: Session, pkg: VnfPackage, vnfd_id: str) -> None:
 
 def _artifacts(csar: Csar, vnfd: sol001.Vnfd) -> list[dict[str, Any]]:
     """Files other than the VNFD, the metadata, manifest, certificates and images."""
-    skip = set(sol001.entry_files(csar.root, csar.entry))
+    skip = set(tosca.entry_files(csar.root, csar.entry))
     skip |= {i["imagePath"] for i in vnfd.software_images}
     if csar.manifest:
         skip.add(csar.manifest.path)
@@ -289,7 +289,7 @@ def vnfd_files(
     _onboarded(pkg)
     root = config.store.vnf_package(pkg.id) / CONTENT
     entry = (pkg.package or {}).get("entry_definitions", "")
-    files = sol001.entry_files(root, entry)
+    files = tosca.entry_files(root, entry)
     if (root / META_PATH).is_file():
         files.append(META_PATH)
     return root, files

@@ -1,19 +1,31 @@
 """What every SOL005 API shares (ETSI GS NFV-SOL 013 style): API versions, ProblemDetails,
 content negotiation and strict query parameters. List queries (filters, attribute selectors,
-paging) are in `query.py`; body uploads in `uploads.py`.
+paging) are in `query.py`; package content (uploads, byte ranges) in `content.py`.
 
-For an SOL005 router (the NS LCM API builds on this the same way as vnfpkgm and nsd):
+An SOL005 API is built on it like vnfpkgm.py and nsd.py are; for the NS LCM API:
 
-    NSLCM = API["nslcm"]
-    router = sol005_router(NSLCM)               # prefix /nslcm/v1, JSON Accept check,
-                                                # unknown query parameters -> 400
-    @router.get("/ns_instances", **LIST_ROUTE)  # this route takes the list parameters
-    def list_ns(request: Request, q: Annotated[ListQuery, Depends(NS_INSTANCE.query)], ...):
-        page = list_page(session, stmt, q, NS_INSTANCE, render)
-        return page.response(request)
+    NSLCM = API["nslcm"]                         # prefix /nslcm/v1, version 1.0.0
+    router = sol005_router(NSLCM)                # unknown query parameters -> 400
+    NS_INSTANCE = Resource(                      # the representation lists work on
+        "NsInstance", NsInstanceModel,           # pydantic, camelCase aliases
+        lambda: {"id": NsInstance.id, "nsState": NsInstance.ns_state, ...},  # SQL columns
+        default_excluded=("vnfInstance", ...),   # SOL005's exclude_default set
+    )
 
-`install(app)` adds the middleware (Version header, 400 instead of 422 for invalid
-requests) and the `api_versions` resources of all five APIs.
+    @router.get("/ns_instances", dependencies=[Depends(accepts_json)], **LIST_ROUTE)
+    def list_ns(request: Request, q: Annotated[ListQuery, Depends(NS_INSTANCE.query)],
+                session: SessionDep, who: PrincipalDep, page: PageSizeDep) -> Response:
+        return list_page(
+            session, lcm.visible_stmt(who), q, NS_INSTANCE, render_rows,
+            order=(NsInstance.created_at, NsInstance.id), page_size=page,
+        ).response(request)                      # JSON list + Link: rel="next"
+
+and `sol005.install` gets the router. Domain errors (`cloudcpe.errors`) become ProblemDetails;
+under an SOL005 prefix `Invalid` answers 400 (not the product API's 422); `BadRequest`,
+`NotAcceptable`, `UnsupportedMediaType`, `NotImplementedYet` here are the HTTP-level ones.
+`negotiate(request, offered)` picks a media type from Accept or answers 406; `base_url`
+starts `_links`. The middleware (installed once for all five APIs) checks the `Version`
+request header and puts `Version` on every response; `api_versions` exists for all five.
 """
 
 from __future__ import annotations
