@@ -145,16 +145,22 @@ def get_nsd_content(
 pnfd_router = sol005_router(NSD)
 
 
-@pnfd_router.api_route(
-    "/pnf_descriptors", methods=["GET", "POST"], summary="PNF descriptors: not supported"
-)
-@pnfd_router.api_route(
-    "/pnf_descriptors/{path:path}",
-    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-    summary="PNF descriptors: not supported",
-)
 def pnf_descriptors(who: PrincipalDep) -> Response:
     raise NotImplementedYet(
         "PNF descriptors are not supported: cloudcpe's network services are made of VNFs "
         "(and its built-in functions) only"
     )
+
+
+for _path, _methods in (
+    ("/pnf_descriptors", ("GET", "POST")),
+    ("/pnf_descriptors/{path:path}", ("GET", "POST", "PUT", "PATCH", "DELETE")),
+):
+    for _method in _methods:
+        pnfd_router.add_api_route(
+            _path,
+            pnf_descriptors,
+            methods=[_method],
+            summary="PNF descriptors: not supported (501)",
+            operation_id=f"pnfd_not_supported_{_method.lower()}_{_path.count('/')}",
+        )
