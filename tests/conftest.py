@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
+    from cloudcpe.config import Settings
     from cloudcpe.lcm.hosts import HostGateway
     from cloudcpe.store.db import SessionFactory
 
@@ -111,10 +112,18 @@ def hosts() -> HostGateway:
 
 
 @pytest.fixture
-def client(factory: SessionFactory, hosts: HostGateway) -> Iterator[TestClient]:
+def settings(tmp_path: Path) -> Settings:
+    """Settings of the app under test: its data directory (package storage) is per test."""
+    from cloudcpe.config import Settings
+
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def client(factory: SessionFactory, hosts: HostGateway, settings: Settings) -> Iterator[TestClient]:
     from cloudcpe.api.app import create_app
 
-    app = create_app(factory, hosts, lease_seconds=5)
+    app = create_app(factory, hosts, lease_seconds=5, settings=settings)
     with TestClient(app) as c:
         yield c
 

@@ -26,6 +26,10 @@ def build(settings: Settings, *, run_worker: bool = True, migrate: bool = True) 
         upgrade(url)
     factory = make_session_factory(make_engine(url))
     app = create_app(
-        factory, EmbeddedHosts(), run_worker=run_worker, lease_seconds=settings.lease_seconds
+        factory,
+        EmbeddedHosts(),
+        run_worker=run_worker,
+        lease_seconds=settings.lease_seconds,
+        settings=settings,
     )
     return Runtime(settings, factory, app)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cloudcpe.auth.audit import Actor, attach
 from cloudcpe.auth.principal import Principal
 from cloudcpe.auth.service import resolve
+from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.store.db import SessionFactory
 
@@ -68,3 +69,28 @@ def get_worker(request: Request) -> Worker | None:
 
 
 WorkerDep = Annotated[Worker | None, Depends(get_worker)]
+
+
+def get_factory(request: Request) -> SessionFactory:
+    """For work in several transactions of its own (package onboarding steps)."""
+    factory: SessionFactory = request.app.state.session_factory
+    return factory
+
+
+FactoryDep = Annotated[SessionFactory, Depends(get_factory)]
+
+
+def get_catalog(request: Request) -> CatalogConfig:
+    catalog: CatalogConfig = request.app.state.catalog
+    return catalog
+
+
+CatalogDep = Annotated[CatalogConfig, Depends(get_catalog)]
+
+
+def get_page_size(request: Request) -> int:
+    size: int = request.app.state.sol005_page_size
+    return size
+
+
+PageSizeDep = Annotated[int, Depends(get_page_size)]

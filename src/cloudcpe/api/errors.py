@@ -19,9 +19,11 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-def _invalid(exc: Invalid) -> JSONResponse:
+def _invalid(request: Request, exc: Invalid) -> JSONResponse:
+    # SOL005 (SOL013) answers a request it cannot accept with 400; the product API with 422
+    status = 400 if getattr(request.state, "sol005_api", None) else 422
     return problem(
-        422,
+        status,
         exc.title,
         exc.detail,
         invalid_params=[{"name": e.path(), "reason": e.msg} for e in exc.errors],
@@ -42,17 +44,18 @@ async def _domain(request: Request, exc: Exception) -> Response:
     if (page := _page(request, exc)) is not None:
         return page
     if isinstance(exc, Invalid):
-        return _invalid(exc)
-    return problem(exc.status, exc.title, exc.detail)
+        return _invalid(request, exc)
+    extra: dict[str, Any] = getattr(exc, "problem_extra", None) or {}
+    return problem(exc.status, exc.title, exc.detail, **extra)
 
 
-async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         FieldError([str(p) if not isinstance(p, int) else p for p in e["loc"]], e["msg"])
         for e in exc.errors()
     ]
-    return _invalid(Invalid(errors))
+    return _invalid(request, Invalid(errors))
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -68,15 +71,32 @@ async def _http(request: Request, exc: Exception) -> Response:
     return resp
 
 
+_MACHINE_PATHS = (
+    "/api/",
+    "/agent/",
+    "/docs",
+    "/openapi",
+    "/nsd/",
+    "/vnfpkgm/",
+    "/nslcm/",
+    "/nsfm/",
+    "/nspm/",
+)
+
+
 def _wants_html(request: Request) -> bool:
     """A browser asking for a page that does not exist (not an API path)."""
     path = request.url.path
-    return not path.startswith(("/api/", "/docs", "/openapi")) and "text/html" in (
-        request.headers.get("accept", "")
-    )
+    return not path.startswith(_MACHINE_PATHS) and "text/html" in request.headers.get("accept", "")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # the server still logs the exception (Starlette re-raises it after this answer)
+    return problem(500, "Internal error", "an unexpected error occurred; the server log has it")
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http)

@@ -49,4 +49,32 @@ class NsDescriptorPublic(BaseModel):
     version: str
     description: str
     chain: list[dict[str, Any]]
+    source: str = Field(description="chain (made here) or sol001 (an onboarded SOL001 NSD)")
+    onboarding_state: str
+    operational_state: str
+    vnfd_ids: list[str]
+    sol001: dict[str, Any] | None = Field(
+        None, description="the parsed SOL001 NSD: VNFs, virtual links, forwarding path, notes"
+    )
+    created_at: datetime
+
+
+class VnfPackagePublic(BaseModel):
+    """A VNF package as onboarded: the parsed VNFD and what the package checks found
+    (`package.notes` says what was not verified, e.g. a certificate's chain of trust)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str | None
+    onboarding_state: str
+    operational_state: str
+    onboarding_failure: dict[str, Any] | None
+    vnfd_id: str | None
+    vnf_provider: str | None
+    vnf_product_name: str | None
+    vnf_software_version: str | None
+    vnfd_version: str | None
+    vnfd: dict[str, Any] | None
+    package: dict[str, Any] | None
     created_at: datetime

@@ -10,12 +10,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloudcpe.auth.principal import Principal
-from cloudcpe.catalog.models import NsDescriptor
+from cloudcpe.catalog.models import ENABLED, ONBOARDED, NsDescriptor
 from cloudcpe.catalog.schemas import ChainElement, NsDescriptorCreate
+from cloudcpe.catalog.storage import PackageStore
 from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
 from cloudcpe.functions import all_kinds, get_kind
 from cloudcpe.inventory.service import owning_tenant
 from cloudcpe.lcm.render import max_chain_length
+from cloudcpe.store.base import new_id
 
 
 def list_functions() -> list[dict[str, Any]]:
@@ -84,12 +86,20 @@ def create_descriptor(session: Session, who: Principal, data: NsDescriptorCreate
     )
     if session.scalar(clash):
         raise Conflict(f"descriptor {data.name!r} version {data.version!r} already exists")
+    ident = new_id()
     nsd = NsDescriptor(
+        id=ident,
         tenant_id=tenant_id,
         name=data.name,
         version=data.version,
         description=data.description,
         chain=[el.model_dump() for el in data.chain],
+        source="chain",
+        nsd_id=ident,
+        nsd_name=data.name,
+        invariant_id=ident,
+        onboarding_state=ONBOARDED,
+        operational_state=ENABLED,
     )
     session.add(nsd)
     session.flush()
@@ -103,8 +113,11 @@ def _visible(who: Principal) -> Any:
 
 
 def list_descriptors(session: Session, who: Principal) -> list[NsDescriptor]:
+    """The onboarded descriptors (SOL005 NSDs still being onboarded are not listed here)."""
     stmt = (
-        select(NsDescriptor).where(_visible(who)).order_by(NsDescriptor.name, NsDescriptor.version)
+        select(NsDescriptor)
+        .where(_visible(who), NsDescriptor.onboarding_state == ONBOARDED)
+        .order_by(NsDescriptor.name, NsDescriptor.version)
     )
     return list(session.scalars(stmt))
 
@@ -116,7 +129,19 @@ def get_descriptor(session: Session, who: Principal, nsd_id: str) -> NsDescripto
     return nsd
 
 
-def delete_descriptor(session: Session, who: Principal, nsd_id: str) -> None:
+def require_usable(nsd: NsDescriptor) -> None:
+    """NS instances are made from onboarded, enabled descriptors only (SOL005)."""
+    if nsd.onboarding_state != ONBOARDED or nsd.operational_state != ENABLED:
+        raise Invalid.at(
+            ["body", "nsd_id"],
+            f"the descriptor is {nsd.onboarding_state} and {nsd.operational_state}; "
+            "NS instances need an ONBOARDED and ENABLED one",
+        )
+
+
+def delete_descriptor(
+    session: Session, who: Principal, nsd_id: str, store: PackageStore | None = None
+) -> None:
     from cloudcpe.lcm.models import NsInstance
 
     nsd = get_descriptor(session, who, nsd_id)
@@ -126,3 +151,6 @@ def delete_descriptor(session: Session, who: Principal, nsd_id: str) -> None:
     if session.scalar(select(NsInstance.id).where(NsInstance.nsd_id == nsd.id)):
         raise Conflict("descriptor is in use by NS instances")
     session.delete(nsd)
+    session.flush()
+    if store is not None:
+        store.remove(store.nsd(nsd.id))

@@ -4,7 +4,12 @@ A kind is one small module that registers itself with its parameter schema and i
 realisation (nftables rules, routes, sysctls). Adding a kind never touches the LCM.
 """
 
-from cloudcpe.functions import firewall, nat, router  # noqa: F401  (register themselves)
+from cloudcpe.functions import (  # noqa: F401  (they register themselves)
+    connectivity,
+    firewall,
+    nat,
+    router,
+)
 from cloudcpe.functions.base import (
     FunctionContext,
     FunctionKind,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cloudcpe.auth.principal import Principal
 from cloudcpe.catalog.models import NsDescriptor
-from cloudcpe.catalog.service import get_descriptor, validate_params
+from cloudcpe.catalog.service import get_descriptor, require_usable, validate_params
 from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
 from cloudcpe.inventory.models import NfviHost
 from cloudcpe.inventory.pops import get_compute_node
@@ -87,6 +87,7 @@ def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate)
         raise Invalid.at(["body", "nsd_id"], "no such NS descriptor") from None
     if nsd.tenant_id not in (None, site.tenant_id):
         raise Invalid.at(["body", "nsd_id"], "descriptor belongs to another tenant")
+    require_usable(nsd)
     _check_overrides(nsd, data.vnf_params, who)
     ns = NsInstance(
         tenant_id=site.tenant_id,

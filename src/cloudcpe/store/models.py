@@ -2,7 +2,7 @@
 
 from cloudcpe.auth.models import ApiToken, AuditEntry, User, WebSession
 from cloudcpe.catalog.designs import NsDesign
-from cloudcpe.catalog.models import NsDescriptor
+from cloudcpe.catalog.models import NsDescriptor, NsdVnfPackage, VnfPackage
 from cloudcpe.inventory.models import (
     ComputeNode,
     Device,
@@ -27,6 +27,7 @@ __all__ = [
     "NsDescriptor",
     "NsDesign",
     "NsInstance",
+    "NsdVnfPackage",
     "Pop",
     "PopAddress",
     "Site",
@@ -34,5 +35,6 @@ __all__ = [
     "Tenant",
     "User",
     "VnfInstance",
+    "VnfPackage",
     "WebSession",
 ]

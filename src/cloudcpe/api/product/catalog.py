@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from cloudcpe.api.deps import PrincipalDep, SessionDep
-from cloudcpe.catalog import schemas
+from cloudcpe.api.deps import CatalogDep, PrincipalDep, SessionDep
+from cloudcpe.catalog import packages, schemas
 from cloudcpe.catalog import service as catalog
 
 router = APIRouter(tags=["catalog"])
@@ -34,6 +34,19 @@ def get_descriptor(nsd_id: str, session: SessionDep, who: PrincipalDep) -> objec
 
 
 @router.delete("/ns_descriptors/{nsd_id}", status_code=204)
-def delete_descriptor(nsd_id: str, session: SessionDep, who: PrincipalDep) -> Response:
-    catalog.delete_descriptor(session, who, nsd_id)
+def delete_descriptor(
+    nsd_id: str, session: SessionDep, who: PrincipalDep, config: CatalogDep
+) -> Response:
+    catalog.delete_descriptor(session, who, nsd_id, config.store)
     return Response(status_code=204)
+
+
+@router.get("/vnf_packages", response_model=list[schemas.VnfPackagePublic])
+def list_vnf_packages(session: SessionDep, who: PrincipalDep) -> object:
+    """VNF packages (onboarded through /vnfpkgm/v1) with their parsed VNFD and checks."""
+    return packages.list_packages(session, who)
+
+
+@router.get("/vnf_packages/{pkg_id}", response_model=schemas.VnfPackagePublic)
+def get_vnf_package(pkg_id: str, session: SessionDep, who: PrincipalDep) -> object:
+    return packages.get_package(session, who, pkg_id)
