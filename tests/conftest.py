@@ -169,7 +169,16 @@ def _ccpe_kernel_objects() -> set[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_kernel_leaks() -> Iterator[None]:
+    """Fails the run in CI, where this suite is alone on the machine. Elsewhere another run
+    (another checkout's suite, a demo) may own new objects too, so it only warns there; the
+    kernel tests' own fixtures check their objects exactly either way."""
     before = _ccpe_kernel_objects()
     yield
     left = _ccpe_kernel_objects() - before
-    assert not left, f"the test session left ccpe kernel objects behind: {sorted(left)}"
+    message = f"the test session left ccpe kernel objects behind: {sorted(left)}"
+    if left and os.environ.get("CI"):
+        pytest.fail(message)
+    if left:
+        import warnings
+
+        warnings.warn(message + " (or another run on this machine made them)", stacklevel=1)
