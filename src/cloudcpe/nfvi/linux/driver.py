@@ -26,12 +26,14 @@ from cloudcpe.nfvi.linux.netns import (
     write_sysctl,
 )
 from cloudcpe.nfvi.linux.plan import KernelLink
+from cloudcpe.nfvi.linux.telemetry import read_host as read_telemetry
 from cloudcpe.nfvi.model import (
     Bridge,
     FunctionNamespace,
     FunctionState,
     FunctionStatus,
     HostDesiredState,
+    HostTelemetry,
     LinkEnd,
     ObservedState,
     VethLink,
@@ -537,6 +539,10 @@ class LinuxDriver:
     def observe(self, desired: HostDesiredState) -> ObservedState:
         with self._lock:
             return _Pass(desired, self.host_netns, self._nft, dry=True).run()
+
+    def telemetry(self, desired: HostDesiredState) -> HostTelemetry:
+        with self._lock:
+            return read_telemetry(desired, self._nft)
 
     def close(self) -> None:
         """Release the nftables contexts kept open between passes."""
