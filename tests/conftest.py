@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
+    from cloudcpe.agent.board import VersionBoard
     from cloudcpe.lcm.hosts import HostGateway
     from cloudcpe.store.db import SessionFactory
 
@@ -104,17 +105,30 @@ def factory(migrated_url: str) -> Iterator[SessionFactory]:
 
 
 @pytest.fixture
-def hosts() -> HostGateway:
-    from cloudcpe.agent.embedded import EmbeddedHosts
+def board() -> VersionBoard:
+    """Where agents' long-polls wait in the test app; the gateway announces versions to it."""
+    from cloudcpe.agent.board import VersionBoard
 
-    return EmbeddedHosts()
+    return VersionBoard()
 
 
 @pytest.fixture
-def client(factory: SessionFactory, hosts: HostGateway) -> Iterator[TestClient]:
+def hosts(factory: SessionFactory, board: VersionBoard) -> HostGateway:
+    """As `serve` wires it: embedded hosts in-process, agent-managed hosts by their agents
+    (a short confirmation timeout: no test waits 30 s for an absent agent)."""
+    from cloudcpe.config import Settings
+    from cloudcpe.runtime import host_gateway
+
+    return host_gateway(Settings(agent_confirm_seconds=3), factory, board)
+
+
+@pytest.fixture
+def client(
+    factory: SessionFactory, hosts: HostGateway, board: VersionBoard
+) -> Iterator[TestClient]:
     from cloudcpe.api.app import create_app
 
-    app = create_app(factory, hosts, lease_seconds=5)
+    app = create_app(factory, hosts, lease_seconds=5, board=board)
     with TestClient(app) as c:
         yield c
 

@@ -91,3 +91,14 @@ def wait_operation(
             return op
         assert time.monotonic() < deadline, f"operation still {op['operation_state']}: {op}"
         time.sleep(0.02)
+
+
+def create_agent_device(
+    client: TestClient, operator: dict[str, str], site_id: str, name: str, **extra: Any
+) -> dict[str, Any]:
+    """An agent-managed device; the answer carries its one-time `activation_code`."""
+    return create_device(client, operator, site_id, name, management="agent", **extra)
+
+
+def activate(client: TestClient, serial: str, code: str) -> Any:
+    return client.post("/agent/v1/activate", json={"serial": serial, "activation_code": code})

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     lease_seconds: float = 30.0  # an operation whose worker stops renewing is taken over after this
+    # zero-touch activation: how long an activation code stays valid (default 7 days)
+    activation_ttl_seconds: float = 7 * 24 * 3600.0
+    # agent-managed hosts: how long an LCM step waits for the host to confirm a version
+    agent_confirm_seconds: float = 30.0
 
     @cached_property
     def effective_database_url(self) -> str:

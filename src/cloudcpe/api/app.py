@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from cloudcpe import __version__
+from cloudcpe.agent.board import DocumentPoller, VersionBoard
+from cloudcpe.agent.protocol import PATH as AGENT_PATH
 from cloudcpe.api import errors
+from cloudcpe.api.agent import router as agent_api
 from cloudcpe.api.product import catalog, inventory, lcm
+from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.store.db import SessionFactory
@@ -28,7 +34,14 @@ def create_app(
     *,
     run_worker: bool = True,
     lease_seconds: float = 30.0,
+    settings: Settings | None = None,
+    board: VersionBoard | None = None,
 ) -> FastAPI:
+    """The API (product + agent), with an LCM worker unless `run_worker` is False. `board`
+    is where agents' long-polls wait; pass the one an in-process gateway announces to."""
+    settings = settings or Settings()
+    board = board or VersionBoard()
+    poller = DocumentPoller(factory, board)
     worker = (
         Worker(factory, hosts, lease_seconds=lease_seconds)
         if (run_worker and hosts is not None)
@@ -37,6 +50,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        board.bind(asyncio.get_running_loop())
+        polling = asyncio.create_task(poller.run(), name="ccpe-document-poller")
         if worker:
             worker.start()
         try:
@@ -44,11 +59,18 @@ def create_app(
         finally:
             if worker:
                 worker.stop()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            board.bind(None)
 
     app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.session_factory = factory
     app.state.worker = worker
+    app.state.settings = settings
+    app.state.board = board
     errors.install(app)
     for module in (inventory, catalog, lcm):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(agent_api.router, prefix=AGENT_PATH)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloudcpe.auth.principal import Principal
 from cloudcpe.auth.service import resolve
+from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.store.db import SessionFactory
 
@@ -52,3 +53,11 @@ def get_worker(request: Request) -> Worker | None:
 
 
 WorkerDep = Annotated[Worker | None, Depends(get_worker)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -227,11 +227,23 @@ def host_state(session: Session, who: Principal, device_id: str) -> dict[str, An
 
     device = get_device(session, who, device_id)
     doc = session.get(HostDocument, device.id)
+    seen = {"management": device.management, "last_seen_at": device.last_seen_at}
     if doc is None:
-        return {"device_id": device.id, "version": 0, "desired": None, "observed": None}
+        return {
+            "device_id": device.id,
+            "version": 0,
+            "desired": None,
+            "observed": None,
+            "observed_at": None,
+            "telemetry": None,
+            **seen,
+        }
     return {
         "device_id": device.id,
         "version": doc.version,
         "desired": doc.desired,
         "observed": doc.observed,
+        "observed_at": doc.observed_at,
+        "telemetry": doc.telemetry,
+        **seen,
     }
