@@ -141,6 +141,7 @@ def agent(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per heartbeat otherwise
     _name_process("ccpe-agent")
     config = AgentConfig(
         url=url,

@@ -172,7 +172,7 @@ class Agent:
             try:
                 answer = self.client.activate(self.config.serial, code)
             except ActivationRefused as exc:
-                raise AgentFailed(f"activation refused: {exc}") from None
+                raise AgentFailed(str(exc)) from None
             except ClientError as exc:
                 delay = backoff.next()
                 log.warning("activation: %s; retrying in %.1f s", exc, delay)
