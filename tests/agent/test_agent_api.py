@@ -229,3 +229,18 @@ def test_an_agent_sees_only_its_own_host(
     assert (mine["host"], mine["version"]) == (agent["host_key"], 0)
     theirs = ok(client.get("/agent/v1/desired?after=-1", headers=bearer(other["credential"])))
     assert (theirs["host"], theirs["version"]) == (other["host_key"], 2)
+
+
+def test_polling_marks_the_host_seen_in_batches(
+    client: TestClient, operator: dict[str, str], agent: dict[str, Any], factory: SessionFactory
+) -> None:
+    with unit_of_work(factory) as s:
+        s.get_one(NfviHost, agent["host_id"]).last_seen_at = None
+    assert client.get("/agent/v1/desired?after=0", headers=agent["headers"]).status_code == 204
+    deadline = time.monotonic() + 5  # the API process's poller writes it every 2 s
+    while (
+        ok(client.get(f"/api/v1/devices/{agent['host_id']}", headers=operator))["last_seen_at"]
+        is None
+    ):
+        assert time.monotonic() < deadline, "the poll was not recorded"
+        time.sleep(0.1)

@@ -46,25 +46,29 @@ def ensure_document(session: Session, host: NfviHost) -> HostDocument:
     return doc
 
 
-def desired_version(session: Session, who: AgentIdentity) -> int:
-    version = session.scalar(
-        select(HostDocument.version).where(HostDocument.host_id == who.host_id)
-    )
-    return int(version or 0)
-
-
-def desired_document(session: Session, who: AgentIdentity) -> dict[str, Any]:
-    """The host's desired state document (JSON of `HostDesiredState`)."""
-    doc = session.get(HostDocument, who.host_id)
-    if doc is None or not doc.desired:
+def desired_document(
+    session: Session, who: AgentIdentity, unless_version: int | None = None
+) -> dict[str, Any] | None:
+    """The host's desired state document (JSON of `HostDesiredState`); None when its version
+    is `unless_version`. One read."""
+    row = session.execute(
+        select(HostDocument.version, HostDocument.desired).where(
+            HostDocument.host_id == who.host_id
+        )
+    ).first()
+    version = row[0] if row is not None else 0
+    if version == unless_version:
+        return None
+    if row is None or not row[1]:
         return HostDesiredState(host=who.host_key, version=0).model_dump(mode="json")
-    return {**doc.desired, "version": doc.version}
+    return {**row[1], "version": version}
 
 
 def record_report(session: Session, who: AgentIdentity, report: Report) -> ReportAck:
     """Record a batch: the newest observation wins (older or repeated ones change nothing),
     the newest heartbeat and telemetry sample are kept."""
     _check_host(who, report)
+    enrolment.mark_seen(session, [who.host_id])  # a write anyway: no need to batch it
     doc = session.get(HostDocument, who.host_id)
     if doc is None:
         doc = ensure_document(session, session.get_one(NfviHost, who.host_id))

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cloudcpe import __version__
-from cloudcpe.agent.board import DocumentPoller, VersionBoard
+from cloudcpe.agent.board import DocumentPoller, SeenHosts, VersionBoard
 from cloudcpe.agent.protocol import PATH as AGENT_PATH
 from cloudcpe.api import errors
 from cloudcpe.api.agent import router as agent_api
@@ -41,7 +41,8 @@ def create_app(
     is where agents' long-polls wait; pass the one an in-process gateway announces to."""
     settings = settings or Settings()
     board = board or VersionBoard()
-    poller = DocumentPoller(factory, board)
+    seen = SeenHosts()
+    poller = DocumentPoller(factory, board, seen=seen)
     worker = (
         Worker(factory, hosts, lease_seconds=lease_seconds)
         if (run_worker and hosts is not None)
@@ -69,6 +70,7 @@ def create_app(
     app.state.worker = worker
     app.state.settings = settings
     app.state.board = board
+    app.state.seen_hosts = seen
     errors.install(app)
     for module in (inventory, catalog, lcm):
         app.include_router(module.router, prefix="/api/v1")

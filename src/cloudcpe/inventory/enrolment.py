@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -125,28 +126,31 @@ def _refusal(host: NfviHost | None, presented: str) -> str | None:
     return None
 
 
-def resolve_agent(session: Session, credential: str) -> AgentIdentity | None:
-    """The host an agent credential belongs to, or None. Records that the host was seen."""
+def resolve_agent(session: Session, credential: str, touch: bool = True) -> AgentIdentity | None:
+    """The host an agent credential belongs to, or None. Records that the host was seen
+    (unless `touch` is False: the caller records it, e.g. in batches)."""
     if not credential.startswith(CREDENTIAL_PREFIX):
         return None
-    host = session.scalar(
-        select(NfviHost).where(
+    # columns, not the entity: this runs for every call of every agent
+    row = session.execute(
+        select(NfviHost.id, NfviHost.host_key, NfviHost.name).where(
             NfviHost.credential_hash == _hash(credential), NfviHost.management == "agent"
         )
-    )
-    if host is None:
+    ).first()
+    if row is None:
         return None
-    touch(session, host.id)
-    return AgentIdentity(host_id=host.id, host_key=host.host_key, name=host.name)
+    if touch:
+        mark_seen(session, [row.id])
+    return AgentIdentity(host_id=row.id, host_key=row.host_key, name=row.name)
 
 
-def touch(session: Session, host_id: str) -> None:
-    """last_seen_at = now, written at most every few seconds (thousands of agents poll)."""
+def mark_seen(session: Session, host_ids: Collection[str]) -> None:
+    """last_seen_at = now, written at most every few seconds per host (thousands poll)."""
     now = utcnow()
     session.execute(
         update(NfviHost)
         .where(
-            NfviHost.id == host_id,
+            NfviHost.id.in_(host_ids),
             or_(
                 NfviHost.last_seen_at.is_(None),
                 NfviHost.last_seen_at < now - LAST_SEEN_RESOLUTION,

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloudcpe.agent import controller
-from cloudcpe.agent.board import VersionBoard, in_thread
+from cloudcpe.agent.board import SeenHosts, VersionBoard, in_thread
 from cloudcpe.agent.protocol import (
     MAX_WAIT_SECONDS,
     ActivateRequest,
@@ -26,7 +26,7 @@ from cloudcpe.agent.protocol import (
 from cloudcpe.api.deps import SessionDep
 from cloudcpe.inventory.enrolment import AgentIdentity, resolve_agent
 from cloudcpe.nfvi.model import HostDesiredState
-from cloudcpe.store.db import SessionFactory, unit_of_work
+from cloudcpe.store.db import SessionFactory
 
 router = APIRouter(tags=["agent"])
 _bearer = HTTPBearer(
@@ -44,12 +44,14 @@ def get_agent(
     factory: SessionFactory = request.app.state.session_factory
     who = None
     if creds is not None:
-        with unit_of_work(factory) as s:
-            who = resolve_agent(s, creds.credentials)
+        with factory() as s:
+            who = resolve_agent(s, creds.credentials, touch=False)
     if who is None:
         raise HTTPException(
             401, "a valid agent credential is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    seen: SeenHosts = request.app.state.seen_hosts
+    seen.add(who.host_id)  # last_seen_at, written in batches by the document poller
     return who
 
 
@@ -85,19 +87,19 @@ async def desired(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     async with board.watch(who.host_id) as watch:  # before reading: no change is missed
-        while True:
-            doc = await in_thread(lambda: _document_unless(factory, who, after))
-            if doc is not None:
-                return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
+        doc = await in_thread(lambda: _document_unless(factory, who, after))
+        while doc is None:
             if not await watch.changed(deadline - loop.time()):
                 return Response(status_code=204)
+            doc = watch.document  # brought by the poller, else read it
+            if doc is None or doc["version"] == after:
+                doc = await in_thread(lambda: _document_unless(factory, who, after))
+        return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
 
 
 def _document_unless(factory: SessionFactory, who: AgentIdentity, after: int) -> Any:
     with factory() as s:
-        if controller.desired_version(s, who) == after:
-            return None
-        return controller.desired_document(s, who)
+        return controller.desired_document(s, who, unless_version=after)
 
 
 @router.post("/report", response_model=ReportAck)
