@@ -227,7 +227,9 @@ def test_serve_refuses_half_a_tls_pair_and_an_unknown_role(env: dict[str, str]) 
     assert result.returncode == 2 and "all, api, worker" in result.stdout + result.stderr
 
 
-def test_api_role_runs_no_operation_the_worker_role_does(env: dict[str, str]) -> None:
+def test_api_role_runs_no_operation_the_worker_role_does(
+    env: dict[str, str], factory: object
+) -> None:
     env = {**env, "CLOUDCPE_AGENT_CONFIRM_SECONDS": "1"}
     token = run("token", "create", "ops", env=env).stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}

@@ -10,6 +10,9 @@ Every call but `activate` carries `Authorization: Bearer <agent credential>`; th
 names the host, so no host id appears in a URL and an agent can reach nothing but its own
 host's state. The desired state document is `cloudcpe.nfvi.model.HostDesiredState`.
 
+Observations of one version are ordered by the host's clock (`observed_at`): hosts need a
+sane clock, as TLS does anyway (a certificate cannot be checked at 1970-01-01).
+
 This module is shared by the orchestrator and the agent process: it imports nothing of the
 orchestrator (no database, no API).
 """
