@@ -244,3 +244,18 @@ def test_polling_marks_the_host_seen_in_batches(
     ):
         assert time.monotonic() < deadline, "the poll was not recorded"
         time.sleep(0.1)
+
+
+def test_a_stale_document_brought_by_the_poller_is_never_handed_out(
+    client: TestClient, agent: dict[str, Any], factory: SessionFactory, board: Any
+) -> None:
+    publish(factory, agent["host_id"])  # the agent has version 1
+    stale = {"host": agent["host_key"], "version": 0, "namespaces": []}
+
+    def wake_with_stale() -> None:  # a poller that read before the agent's change
+        board._loop.call_soon_threadsafe(board.notify, agent["host_id"], stale)
+
+    _later(0.3, wake_with_stale)
+    _later(0.8, lambda: publish(factory, agent["host_id"]))
+    doc = ok(client.get("/agent/v1/desired?after=1&wait=10", headers=agent["headers"]))
+    assert doc["version"] == 2

@@ -91,8 +91,10 @@ async def desired(
         while doc is None:
             if not await watch.changed(deadline - loop.time()):
                 return Response(status_code=204)
-            doc = watch.document  # brought by the poller, else read it
-            if doc is None or doc["version"] == after:
+            # the poller brings the document; it may have read it before the agent's last
+            # change, so only a newer one is taken as is, else the database is asked
+            doc = watch.document
+            if doc is None or doc["version"] <= after:
                 doc = await in_thread(lambda: _document_unless(factory, who, after))
         return JSONResponse(doc, headers={"ETag": f'"{doc["version"]}"'})
 
