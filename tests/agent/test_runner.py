@@ -229,3 +229,34 @@ def test_a_state_directory_of_another_serial_is_refused(
 def test_an_agent_insists_on_https() -> None:
     with pytest.raises(ValueError, match="not https"):
         Agent(AgentConfig(url="http://orch:8080", serial="x"), driver=FakeDriver())
+
+
+class BrokenDriver(FakeDriver):
+    def apply(self, desired: HostDesiredState) -> ObservedState:
+        self.applied.append(desired.version)
+        raise RuntimeError("netlink socket gone")
+
+
+def test_a_driver_that_raises_is_reported_not_retried_in_a_loop(
+    tmp_path: Path,
+    link: Link,
+    device: dict[str, Any],
+    factory: SessionFactory,
+    started: list[Agent],
+) -> None:
+    driver = BrokenDriver()
+    config = _config(tmp_path, device, activation_code=device["activation_code"])
+    agent = Agent(config, driver=driver, transport=link.transport())
+    started.append(agent)
+    _running(agent)
+
+    def observed() -> Any:
+        with unit_of_work(factory) as s:
+            doc = s.get(HostDocument, device["id"])
+            return doc.observed if doc else None
+
+    _until(lambda: observed() is not None)
+    assert observed()["errors"] == ["the agent could not apply it: netlink socket gone"]
+    time.sleep(0.5)
+    # retried by the repair timer (0.3 s here), not as fast as the orchestrator answers
+    assert 1 <= len(driver.applied) <= 4

@@ -48,7 +48,7 @@ from cloudcpe.agent.protocol import (
 )
 from cloudcpe.agent.state import DEFAULT_STATE_DIR, Identity, StateDir, StateError
 from cloudcpe.nfvi.driver import NfviDriver, get_driver
-from cloudcpe.nfvi.model import HostDesiredState, HostTelemetry
+from cloudcpe.nfvi.model import FunctionStatus, HostDesiredState, HostTelemetry, ObservedState
 
 log = logging.getLogger("cloudcpe.agent")
 
@@ -254,9 +254,9 @@ class Agent:
         start = time.monotonic()
         try:
             observed = self.driver.apply(desired)
-        except Exception:  # the driver reports per function; this is a bug or a host failure
+        except Exception as exc:  # the driver reports per function: a bug or a host failure
             log.exception("applying version %d failed", desired.version)
-            return
+            observed = _failed(desired, f"the agent could not apply it: {exc}")
         self.passes += 1
         failed = [f for f in observed.functions if f.state != "running"]
         log_ = log.warning if failed or observed.errors else log.info
@@ -371,6 +371,16 @@ class Agent:
             level, "%s: %s; keeping the last desired state, retrying in %.1f s", what, exc, delay
         )
         self.stop.wait(delay)
+
+
+def _failed(desired: HostDesiredState, reason: str) -> ObservedState:
+    functions = [
+        FunctionStatus(owner=ns.owner, namespace=ns.name, state="failed", reason=reason)
+        for ns in desired.namespaces
+    ]
+    return ObservedState(
+        host=desired.host, version=desired.version, functions=functions, errors=[reason]
+    )
 
 
 def run_agent(config: AgentConfig, install_signals: Callable[[Agent], None] | None = None) -> int:
