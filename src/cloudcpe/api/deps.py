@@ -30,7 +30,11 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the unit of work commits when the endpoint returns, *before* the response
+# goes out. With the default ("request") the commit ran after the client had its answer: a
+# client could act on a 201 whose row was not committed yet (a 404 on the next call), or get
+# a 201 for a transaction that then failed to commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
