@@ -27,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(ca_app, name="ca", no_args_is_help=True)
 console = Console()
+ROLES = ("all", "api", "worker")  # of `serve` (cloudcpe.runtime)
 
 
 @app.command()
@@ -48,8 +49,6 @@ def serve(
 ) -> None:
     """Run the orchestrator: REST APIs (docs at /docs, agents at /agent/v1) and/or the LCM
     worker. Agents need HTTPS: --tls-cert/--tls-key (a lab pair: `cloudcpe ca init`)."""
-    from cloudcpe.runtime import ROLES
-
     if role not in ROLES:
         raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="--role")
     if (tls_cert is None) != (tls_key is None):

@@ -25,9 +25,6 @@ from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.store.db import SessionFactory, make_engine, make_session_factory
 from cloudcpe.store.migrate import upgrade
 
-Role = Literal["all", "api", "worker"]
-ROLES: tuple[Role, ...] = ("all", "api", "worker")
-
 
 @dataclass
 class Runtime:
