@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
+    from cloudcpe.agent.board import VersionBoard
     from cloudcpe.config import Settings
     from cloudcpe.lcm.hosts import HostGateway
     from cloudcpe.store.db import SessionFactory
@@ -105,25 +106,37 @@ def factory(migrated_url: str) -> Iterator[SessionFactory]:
 
 
 @pytest.fixture
-def hosts() -> HostGateway:
-    from cloudcpe.agent.embedded import EmbeddedHosts
+def board() -> VersionBoard:
+    """Where agents' long-polls wait in the test app; the gateway announces versions to it."""
+    from cloudcpe.agent.board import VersionBoard
 
-    return EmbeddedHosts()
+    return VersionBoard()
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings of the app under test: its data directory (package storage) is per test."""
+    """Settings of the app under test: its data directory (package storage) is per test, and
+    a short agent confirmation timeout (no test waits 30 s for an absent agent)."""
     from cloudcpe.config import Settings
 
-    return Settings(data_dir=tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data", agent_confirm_seconds=3)
 
 
 @pytest.fixture
-def client(factory: SessionFactory, hosts: HostGateway, settings: Settings) -> Iterator[TestClient]:
+def hosts(factory: SessionFactory, board: VersionBoard, settings: Settings) -> HostGateway:
+    """As `serve` wires it: embedded hosts in-process, agent-managed hosts by their agents."""
+    from cloudcpe.runtime import host_gateway
+
+    return host_gateway(settings, factory, board)
+
+
+@pytest.fixture
+def client(
+    factory: SessionFactory, hosts: HostGateway, board: VersionBoard, settings: Settings
+) -> Iterator[TestClient]:
     from cloudcpe.api.app import create_app
 
-    app = create_app(factory, hosts, lease_seconds=5, settings=settings)
+    app = create_app(factory, hosts, lease_seconds=5, settings=settings, board=board)
     with TestClient(app) as c:
         yield c
 

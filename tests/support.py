@@ -157,3 +157,14 @@ def order_service(
     op = ok(client.post(f"/api/v1/ns_instances/{ns['id']}/instantiate", headers=headers), 202)
     done = wait_operation(client, headers, op["id"])
     return {"ns": ns, "op": done}
+
+
+def create_agent_device(
+    client: TestClient, operator: dict[str, str], site_id: str, name: str, **extra: Any
+) -> dict[str, Any]:
+    """An agent-managed device; the answer carries its one-time `activation_code`."""
+    return create_device(client, operator, site_id, name, management="agent", **extra)
+
+
+def activate(client: TestClient, serial: str, code: str) -> Any:
+    return client.post("/agent/v1/activate", json={"serial": serial, "activation_code": code})

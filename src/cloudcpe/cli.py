@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import signal
+import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,32 +23,179 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 user_app = typer.Typer(help="Portal users.", no_args_is_help=True)
+ca_app = typer.Typer(help="A lab certificate authority for the orchestrator's TLS.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
+app.add_typer(ca_app, name="ca", no_args_is_help=True)
 console = Console()
+ROLES = ("all", "api", "worker")  # of `serve` (cloudcpe.runtime)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
-    worker: Annotated[bool, typer.Option(help="run the LCM worker in this process")] = True,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: APIs + LCM worker; api: APIs only (scale out: several behind a load "
+            "balancer); worker: LCM worker only, no HTTP. All share one database"
+        ),
+    ] = "all",
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="serve HTTPS with this certificate (PEM, chain first)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="the certificate's private key")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run the orchestrator: REST API (docs at /docs) and the LCM worker."""
+    """Run the orchestrator: REST APIs (docs at /docs, agents at /agent/v1) and/or the LCM
+    worker. Agents need HTTPS: --tls-cert/--tls-key (a lab pair: `cloudcpe ca init`)."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="--role")
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _name_process(f"ccpe-{role}")
+    settings = Settings()
+    console.print(f"database: {_safe(settings.effective_database_url)}, role: {role}")
+    if role == "worker":
+        _run_worker(settings)
+        return
     import uvicorn
 
     from cloudcpe.runtime import build
 
+    runtime = build(settings, role="api" if role == "api" else "all")
+    uvicorn.run(
+        runtime.app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        # agents hold long-polls and portal pages event streams: do not wait for them on
+        # shutdown (2 s), they come back
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _run_worker(settings: Settings) -> None:
+    from cloudcpe.runtime import build_worker
+
+    worker = build_worker(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    logging.getLogger("cloudcpe.worker").info("LCM worker %s running", worker.name)
+    while not stop.wait(3600):
+        pass
+    worker.stop()
+
+
+@app.command()
+def agent(
+    url: Annotated[
+        str,
+        typer.Option(envvar="CLOUDCPE_AGENT_URL", help="the orchestrator, e.g. https://orch:8443"),
+    ],
+    serial: Annotated[
+        str, typer.Option(envvar="CLOUDCPE_AGENT_SERIAL", help="this device's serial number")
+    ],
+    activation_code: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLOUDCPE_ACTIVATION_CODE",
+            help="the one-time code the orchestrator issued for this device (first start "
+            "only; prefer the environment variable: a command line is visible to all users)",
+            show_default=False,
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="identity, credential, last desired state")
+    ] = Path("/var/lib/cloudcpe-agent"),
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(help="verify the orchestrator against this CA (default: system CAs)"),
+    ] = None,
+    allow_http: Annotated[
+        bool, typer.Option(help="accept a plain http:// URL (development only)")
+    ] = False,
+    poll_wait: Annotated[float, typer.Option(help="long-poll hold, seconds")] = 25.0,
+    repair_interval: Annotated[
+        float, typer.Option(help="re-apply the desired state this often, seconds")
+    ] = 30.0,
+    heartbeat_interval: Annotated[
+        float, typer.Option(help="report and sample counters this often, seconds")
+    ] = 15.0,
+    max_backoff: Annotated[float, typer.Option(help="longest wait between retries, seconds")] = 5.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run the host agent on an NFVI host (CPE device or compute node): activate once with
+    the serial and the activation code, then watch the desired state, reconcile this host's
+    network namespace to it, report. Keeps enforcing the last desired state while the
+    orchestrator is unreachable. Exit status 3: a person has to act (see the log)."""
+    from cloudcpe.agent.runner import AgentConfig, run_agent
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = Settings()
-    runtime = build(settings, run_worker=worker)
-    console.print(f"database: {_safe(settings.effective_database_url)}")
-    # open portal pages hold event streams: on Ctrl-C give them 5 s, then close them
-    uvicorn.run(runtime.app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per heartbeat otherwise
+    _name_process("ccpe-agent")
+    config = AgentConfig(
+        url=url,
+        serial=serial,
+        state_dir=state_dir,
+        activation_code=activation_code,
+        ca_file=ca_file,
+        allow_http=allow_http,
+        poll_wait=poll_wait,
+        repair_interval=repair_interval,
+        heartbeat_interval=heartbeat_interval,
+        backoff_max=max_backoff,
+    )
+
+    def on_signals(agent: object) -> None:
+        from cloudcpe.agent.runner import Agent
+
+        assert isinstance(agent, Agent)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: agent.close())
+
+    try:
+        code = run_agent(config, on_signals)
+    except ValueError as exc:  # a configuration the agent refuses (e.g. http://)
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+@ca_app.command("init")
+def ca_init(
+    directory: Annotated[Path, typer.Option("--dir", help="where the CA and certificate go")],
+    host: Annotated[
+        list[str],
+        typer.Option(help="a name or address agents use to reach the orchestrator (repeat)"),
+    ],
+) -> None:
+    """Make a lab CA (unless DIR has one) and a server certificate for the given names and
+    addresses: DIR/ca.pem (give it to agents: --ca-file), DIR/server.pem + DIR/server.key
+    (serve --tls-cert/--tls-key). Keys are mode 0600. In production, use a certificate from
+    your own PKI instead."""
+    from cloudcpe.auth.pki import init_ca
+
+    try:
+        files = init_ca(directory, host)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    made = "created" if files.created_ca else "kept the existing"
+    console.print(f"{made} CA: {files.ca_cert} (key {files.ca_key})")
+    console.print(f"server certificate for {', '.join(host)}: {files.server_cert}")
+    console.print(f"server key: {files.server_key}")
 
 
 @db_app.command("upgrade")
@@ -134,6 +286,12 @@ def demo(
         teardown(console)
         return
     raise typer.Exit(run_demo(console))
+
+
+def _name_process(name: str) -> None:
+    """Show as `name` in ps/pgrep: every process of ours carries the ccpe prefix."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
 
 
 def _safe(url: str) -> str:

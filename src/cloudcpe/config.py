@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     package_max_ratio: int = 200
     upload_from_uri_timeout: float = 60.0
     sol005_page_size: int = 100
+    # zero-touch activation: how long an activation code stays valid (default 7 days)
+    activation_ttl_seconds: float = 7 * 24 * 3600.0
+    # agent-managed hosts: how long an LCM step waits for the host to confirm a version
+    agent_confirm_seconds: float = 30.0
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -234,3 +235,158 @@ def test_serve_stops_promptly_while_a_portal_page_streams_events(env: dict[str, 
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+# ---------------------------------------------------------------- TLS, roles, agent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLOUDCPE, "serve", "--log-level", "warning", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_http(proc: subprocess.Popen[str], url: str, **kw: object) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/docs", timeout=1, **kw)  # type: ignore[arg-type]
+            return
+        except httpx.TransportError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_ca_init_then_serve_speaks_verified_https(env: dict[str, str], tmp_path: Path) -> None:
+    import ssl
+    import stat
+
+    pki = tmp_path / "pki"
+    result = run(
+        "ca", "init", "--dir", str(pki), "--host", "127.0.0.1", "--host", "localhost", env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created CA" in result.stdout
+    assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in pki.iterdir()} == {
+        "ca.pem": 0o644,
+        "ca.key": 0o600,
+        "server.pem": 0o644,
+        "server.key": 0o600,
+    }
+    ca = (pki / "ca.pem").read_bytes()
+    again = run("ca", "init", "--dir", str(pki), "--host", "127.0.0.1", env=env)
+    assert "kept the existing CA" in again.stdout and (pki / "ca.pem").read_bytes() == ca
+
+    port = _free_port()
+    tls = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    proc = _start_serve(env, "--port", str(port), *tls)
+    url = f"https://127.0.0.1:{port}"
+    verified = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    try:
+        _wait_http(proc, url, verify=verified)
+        assert httpx.get(f"{url}/api/v1/tenants", verify=verified).status_code == 401
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{url}/docs", verify=ssl.create_default_context())
+    finally:
+        _stop(proc)
+
+
+def test_serve_refuses_half_a_tls_pair_and_an_unknown_role(env: dict[str, str]) -> None:
+    result = run("serve", "--tls-cert", "/nonexistent.pem", env=env)
+    assert result.returncode == 2 and "--tls-key" in result.stdout + result.stderr
+    result = run("serve", "--role", "janitor", env=env)
+    assert result.returncode == 2 and "all, api, worker" in result.stdout + result.stderr
+
+
+def test_api_role_runs_no_operation_the_worker_role_does(
+    env: dict[str, str], factory: object
+) -> None:
+    env = {**env, "CLOUDCPE_AGENT_CONFIRM_SECONDS": "1"}
+    token = run("token", "create", "ops", env=env).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    port = _free_port()
+    api = _start_serve(env, "--port", str(port), "--role", "api")
+    worker: subprocess.Popen[str] | None = None
+    url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        _wait_http(api, f"http://127.0.0.1:{port}")
+
+        def post(path: str, body: dict[str, object] | None = None, status: int = 201) -> Any:
+            resp = httpx.post(f"{url}{path}", json=body, headers=headers)
+            assert resp.status_code == status, resp.text
+            return resp.json()
+
+        tenant = post("/tenants", {"name": "acme"})
+        site = post(
+            "/sites", {"name": "hq", "tenant_id": tenant["id"], "lan_prefix": "10.8.0.0/24"}
+        )
+        post(
+            "/devices",
+            {
+                "name": "cpe",
+                "serial": "SN-roles",
+                "site_id": site["id"],
+                "wan_address": "203.0.113.2/24",
+                "wan_gateway": "203.0.113.1",
+                "management": "agent",
+            },
+        )
+        nsd = post("/ns_descriptors", {"name": "fw", "chain": [{"name": "nat", "function": "nat"}]})
+        ns = post("/ns_instances", {"name": "svc", "site_id": site["id"], "nsd_id": nsd["id"]})
+        op = post(f"/ns_instances/{ns['id']}/instantiate", status=202)
+
+        def state() -> Any:
+            return httpx.get(f"{url}/ns_lcm_op_occs/{op['id']}", headers=headers).json()
+
+        time.sleep(1.5)
+        assert (state()["operation_state"], state()["steps_done"]) == ("PROCESSING", [])
+        worker = _start_serve(env, "--role", "worker")
+        deadline = time.monotonic() + 30
+        while state()["operation_state"] == "PROCESSING":
+            assert time.monotonic() < deadline, state()
+            time.sleep(0.1)
+        # the worker ran place and render; the (absent) agent never confirmed
+        got = state()
+        assert got["steps_done"] == ["place", "render"], got
+        assert "did not confirm version 1 within 1 s" in got["error"]["detail"]
+    finally:
+        _stop(api)
+        if worker is not None:
+            _stop(worker)
+
+
+def test_the_agent_refuses_a_plain_http_orchestrator(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(
+        "agent",
+        "--url",
+        "http://127.0.0.1:1",
+        "--serial",
+        "SN-1",
+        "--state-dir",
+        str(tmp_path / "agent"),
+        env={**env, "CLOUDCPE_ACTIVATION_CODE": "AAAA"},
+    )
+    assert result.returncode == 2
+    assert "not https://" in result.stdout

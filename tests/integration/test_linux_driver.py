@@ -241,6 +241,28 @@ def test_chain_carries_allowed_traffic_blocks_the_rest_and_hides_the_lan(
         assert blocked.peers == []
 
 
+def test_telemetry_reads_the_kernel_counters_of_each_function(
+    kernel_scope: KernelScope, lab: LabSite, driver: LinuxDriver
+) -> None:
+    doc = chain_document(kernel_scope, lab)
+    assert_running(driver.apply(doc))
+    with TcpServer(lab.inet_netns, 80), TcpServer(lab.inet_netns, 8080):
+        assert tcp_connect(lab.lan_netns, lab.server, 80, timeout=3).ok
+        assert not tcp_connect(lab.lan_netns, lab.server, 8080, timeout=0.3).ok
+    sample = driver.telemetry(doc)
+    fw = next(f for f in sample.functions if f.namespace == kernel_scope.ns("fw"))
+    ifaces = {i.ifname: i for i in fw.interfaces}
+    assert set(ifaces) == {"ccpe-in", "ccpe-out"}
+    assert ifaces["ccpe-in"].rx_packets > 0 and ifaces["ccpe-out"].tx_packets > 0
+    # the same figures as nft's own: counters are the kernel's, read, never reset
+    assert sorted(r.packets for r in fw.rules) == sorted(counter_packets(nft_ruleset(fw.namespace)))
+    assert any(r.packets > 0 for r in fw.rules)
+    assert sample.host == doc.host
+    # a function whose namespace is gone is left out, not an error
+    run("ip", "netns", "del", kernel_scope.ns("nat"))
+    assert [f.namespace for f in driver.telemetry(doc).functions] == [kernel_scope.ns("fw")]
+
+
 def test_registry_builds_the_linux_driver(lab: LabSite) -> None:
     driver = get_driver("linux", host_netns=lab.host_netns)
     assert isinstance(driver, LinuxDriver)

@@ -80,3 +80,54 @@ def test_failed_temp_operations_wait_for_a_decision(
 ) -> None:
     _operation(factory, operation_state="FAILED_TEMP")
     assert Worker(factory, hosts).claim() is None
+
+
+class _SlowHosts:
+    """A gateway whose hosts take `seconds` to converge (an agent that is slow to confirm)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def converge(self, host: Any, desired: Any) -> Any:
+        import time
+
+        from cloudcpe.nfvi.model import ObservedState
+
+        time.sleep(self.seconds)
+        return ObservedState(host=desired.host, version=desired.version)
+
+
+def test_a_long_step_renews_the_lease_so_a_live_worker_keeps_its_operation(
+    factory: SessionFactory,
+) -> None:
+    import threading
+
+    op_id = _operation(factory)
+    first = Worker(factory, _SlowHosts(3.0), lease_seconds=1.0)
+    second = Worker(factory, _SlowHosts(0), lease_seconds=1.0)
+    assert first.claim() == op_id
+    with first._lease_kept(op_id):
+        # a step three lease periods long: the other worker never gets the operation
+        stolen = []
+        for _ in range(6):
+            threading.Event().wait(0.5)
+            stolen.append(second.claim())
+    assert stolen == [None] * 6
+    assert _owner(factory, op_id) == first.name
+
+
+def test_a_worker_that_lost_its_lease_records_nothing(factory: SessionFactory) -> None:
+    op_id = _operation(factory)
+    first = Worker(factory, _SlowHosts(0), lease_seconds=30.0)
+    assert first.claim() == op_id
+    with unit_of_work(factory) as s:  # another worker took over (the first was paused)
+        s.get_one(LcmOperation, op_id).lease_owner = "other-worker"
+    assert first.renew(op_id) is False
+    first.run(op_id)
+    with unit_of_work(factory) as s:
+        op = s.get_one(LcmOperation, op_id)
+        assert (op.lease_owner, op.steps_done, op.operation_state) == (
+            "other-worker",
+            [],
+            "PROCESSING",
+        )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from cloudcpe import __version__
+from cloudcpe.agent.board import DocumentPoller, SeenHosts, VersionBoard
+from cloudcpe.agent.protocol import PATH as AGENT_PATH
 from cloudcpe.api import errors, sol005
+from cloudcpe.api.agent import router as agent_api
 from cloudcpe.api.product import catalog, designs, inventory, lcm, pops, users
 from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.config import Settings
@@ -36,8 +41,14 @@ def create_app(
     run_worker: bool = True,
     lease_seconds: float = 30.0,
     settings: Settings | None = None,
+    board: VersionBoard | None = None,
 ) -> FastAPI:
+    """The API (product + agent), with an LCM worker unless `run_worker` is False. `board`
+    is where agents' long-polls wait; pass the one an in-process gateway announces to."""
     settings = settings or Settings()
+    board = board or VersionBoard()
+    seen = SeenHosts()
+    poller = DocumentPoller(factory, board, seen=seen)
     worker = (
         Worker(factory, hosts, lease_seconds=lease_seconds)
         if (run_worker and hosts is not None)
@@ -46,6 +57,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        board.bind(asyncio.get_running_loop())
+        polling = asyncio.create_task(poller.run(), name="ccpe-document-poller")
         if worker:
             worker.start()
         try:
@@ -53,15 +66,23 @@ def create_app(
         finally:
             if worker:
                 worker.stop()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            board.bind(None)
 
     app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.session_factory = factory
     app.state.worker = worker
     app.state.catalog = CatalogConfig.from_settings(settings)
     app.state.sol005_page_size = settings.sol005_page_size
+    app.state.settings = settings
+    app.state.board = board
+    app.state.seen_hosts = seen
     errors.install(app)
     for module in (inventory, pops, catalog, designs, lcm, users):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(agent_api.router, prefix=AGENT_PATH)
     sol005.install(app)
     portal.install(app)
     return app

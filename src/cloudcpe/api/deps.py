@@ -13,6 +13,7 @@ from cloudcpe.auth.audit import Actor, attach
 from cloudcpe.auth.principal import Principal
 from cloudcpe.auth.service import resolve
 from cloudcpe.catalog.storage import CatalogConfig
+from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.store.db import SessionFactory
 
@@ -94,3 +95,11 @@ def get_page_size(request: Request) -> int:
 
 
 PageSizeDep = Annotated[int, Depends(get_page_size)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -82,6 +82,12 @@ class DeviceCreate(_In):
         pattern=r"^ccpe-[A-Za-z0-9_.-]{1,59}$",
         description="embedded host: the namespace that plays this device",
     )
+    management: Literal["embedded", "agent"] = Field(
+        "embedded",
+        description="embedded: the orchestrator realises the device itself (lab, simulated "
+        "devices); agent: a `cloudcpe agent` on the device activates with the activation code "
+        "returned once in this response, then pulls its desired state",
+    )
 
 
 class DevicePublic(_Out):
@@ -98,6 +104,12 @@ class DevicePublic(_Out):
     wan_port: str
     max_functions: int
     netns: str | None
+    management: str
+    activated_at: datetime | None = Field(description="when its agent activated (agent only)")
+    activation_expires_at: datetime | None = Field(
+        description="when the pending activation code expires (None: no code pending)"
+    )
+    last_seen_at: datetime | None = Field(description="when its agent last called (agent only)")
     created_at: datetime
 
 
@@ -158,3 +170,17 @@ class ComputeNodePublic(_Timed):
     functions_placed: int
     load: float = Field(description="functions placed / max_functions")
     netns: str | None
+
+
+class DeviceCreated(DevicePublic):
+    activation_code: str | None = Field(
+        None,
+        description="agent-managed devices: the one-time activation code for the device's "
+        "agent. Shown only here; POST /devices/{id}/activation_code issues a new one",
+    )
+
+
+class ActivationCodePublic(BaseModel):
+    device_id: str
+    activation_code: str = Field(description="shown once; any earlier code no longer works")
+    expires_at: datetime

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from ipaddress import IPv4Network, ip_network
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from cloudcpe.auth.principal import Principal
 from cloudcpe.errors import Conflict, Invalid, NotFound
 from cloudcpe.inventory import schemas
+from cloudcpe.inventory.enrolment import issue_activation_code
 from cloudcpe.inventory.models import Device, NfviHost, Pop, Site, Tenant
 
 
@@ -125,8 +127,45 @@ def get_device(session: Session, who: Principal, device_id: str) -> Device:
     return device
 
 
-def create_device(session: Session, who: Principal, data: schemas.DeviceCreate) -> Device:
+def create_device(
+    session: Session,
+    who: Principal,
+    data: schemas.DeviceCreate,
+    activation_ttl: timedelta = timedelta(days=7),
+) -> schemas.DeviceCreated:
+    """Register a device; an agent-managed one gets its activation code (in the answer only)."""
+    device = _new_device(session, who, data)
+    code = (
+        issue_activation_code(device, activation_ttl)[0] if device.management == "agent" else None
+    )
+    session.flush()
+    created = schemas.DeviceCreated.model_validate(device)
+    return created.model_copy(update={"activation_code": code})
+
+
+def new_activation_code(
+    session: Session, who: Principal, device_id: str, ttl: timedelta
+) -> schemas.ActivationCodePublic:
+    """A new activation code for an agent-managed device; the previous one stops working. An
+    activated device may activate again with it (a replaced unit): its agent credential is
+    replaced when that happens."""
+    who.require_operator("issuing an activation code")
+    device = get_device(session, who, device_id)
+    code, expires = issue_activation_code(device, ttl)
+    session.flush()
+    return schemas.ActivationCodePublic(
+        device_id=device.id, activation_code=code, expires_at=expires
+    )
+
+
+def _new_device(session: Session, who: Principal, data: schemas.DeviceCreate) -> Device:
     who.require_operator("registering a device")
+    if data.management == "agent" and data.netns is not None:
+        raise Invalid.at(
+            ["body", "netns"],
+            "an agent-managed device is realised by its own agent; netns is for embedded "
+            "devices only",
+        )
     site = session.get(Site, data.site_id)
     if site is None:
         raise Invalid.at(["body", "site_id"], "no such site")
@@ -153,6 +192,7 @@ def create_device(session: Session, who: Principal, data: schemas.DeviceCreate) 
         wan_port=data.wan_port,
         max_functions=data.max_functions,
         netns=data.netns,
+        management=data.management,
     )
     session.add(device)
     session.flush()

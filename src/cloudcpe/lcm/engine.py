@@ -7,11 +7,13 @@ operation whose worker died is taken over once its lease expires.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -113,6 +115,9 @@ class Worker:
         while True:
             with unit_of_work(self.factory) as s:
                 op = s.get_one(LcmOperation, op_id)
+                if op.lease_owner != self.name:
+                    log.warning("operation %s: lease lost to %s; stopping", op_id, op.lease_owner)
+                    return
                 workflow, prefix = workflow_of(op)
                 pending = [(n, f) for n, f in workflow.steps if prefix + n not in op.steps_done]
                 if not pending:
@@ -122,13 +127,51 @@ class Worker:
                 op.current_step = prefix + name
                 op.lease_expires_at = utcnow() + self.lease
             try:
-                step(ctx)
+                with self._lease_kept(op_id):
+                    step(ctx)
             except Exception as exc:
                 self._fail(op_id, prefix + name, exc)
                 return
             with unit_of_work(self.factory) as s:
                 op = s.get_one(LcmOperation, op_id)
+                if op.lease_owner != self.name:
+                    log.warning("operation %s: lease lost to %s; stopping", op_id, op.lease_owner)
+                    return
                 op.steps_done = [*op.steps_done, prefix + name]
+
+    @contextlib.contextmanager
+    def _lease_kept(self, op_id: str) -> Iterator[None]:
+        """Renew the lease while a step runs (a step may wait long for a host), so that no
+        other worker takes over the operation of a live worker."""
+        done = threading.Event()
+        interval = self.lease.total_seconds() / 3
+
+        def keep() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self.renew(op_id):
+                        return  # taken over or resolved: nothing more to keep
+                except Exception:  # the database may be away for a moment; try again
+                    log.warning("renewing the lease of operation %s failed", op_id, exc_info=True)
+
+        keeper = threading.Thread(target=keep, name="ccpe-lease", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
+
+    def renew(self, op_id: str) -> bool:
+        """Push this worker's lease on `op_id` forward; False when it no longer holds it."""
+        with unit_of_work(self.factory) as s:
+            renewed = s.execute(
+                update(LcmOperation)
+                .where(LcmOperation.id == op_id, LcmOperation.lease_owner == self.name)
+                .values(lease_expires_at=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+        return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
 
     def _complete(self, op: LcmOperation, ns: NsInstance, workflow: Workflow) -> None:
         if workflow.ns_state_after:
@@ -144,6 +187,9 @@ class Worker:
             log.exception("step %s of operation %s raised", step, op_id)
         with unit_of_work(self.factory) as s:
             op = s.get_one(LcmOperation, op_id)
+            if op.lease_owner != self.name:
+                log.warning("operation %s: lease lost to %s; not failing it", op_id, op.lease_owner)
+                return
             op.operation_state = "FAILED_TEMP"
             op.state_entered_time = utcnow()
             op.error = {"status": 500, "title": f"step {step!r} failed", "detail": str(exc)}

@@ -104,4 +104,12 @@ class HostDocument(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     desired: Mapped[dict[str, Any]] = mapped_column(default=dict)
     observed: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the desired state last changed (indexed: API processes look for changed documents)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # the version the observed state answers, when the host made that observation (its own
+    # clock: orders two reports of one version) and when the report arrived (ours)
+    observed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    observed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reported_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # the host's latest telemetry sample and heartbeat (agent-managed hosts)
+    telemetry: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)

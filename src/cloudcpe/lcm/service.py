@@ -267,7 +267,16 @@ def compute_node_state(session: Session, who: Principal, node_id: str) -> dict[s
 
 def _state_of(session: Session, host: NfviHost) -> dict[str, Any]:
     doc = session.get(HostDocument, host.id)
+    seen = {"management": host.management, "last_seen_at": host.last_seen_at}
     if doc is None:
-        return {"version": 0, "desired": None, "observed": None}
+        empty = {"desired": None, "observed": None, "observed_at": None, "telemetry": None}
+        return {"version": 0, **empty, **seen}
     # the document holds the host's tunnel private keys: never shown, to anyone
-    return {"version": doc.version, "desired": redact(doc.desired), "observed": doc.observed}
+    return {
+        "version": doc.version,
+        "desired": redact(doc.desired),
+        "observed": doc.observed,
+        "observed_at": doc.observed_at,
+        "telemetry": doc.telemetry,
+        **seen,
+    }

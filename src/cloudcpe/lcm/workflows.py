@@ -15,6 +15,7 @@ from cloudcpe.inventory.models import ComputeNode, NfviHost, Site
 from cloudcpe.lcm import tunnels
 from cloudcpe.lcm.hosts import HostGateway, descriptor_of, render_document
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.lcm.observed import record_observation
 from cloudcpe.lcm.service import effective_chain
 from cloudcpe.nfvi.model import HostDesiredState, ObservedState
 from cloudcpe.placement.service import choose_host
@@ -149,7 +150,7 @@ def apply(ctx: StepContext) -> None:
     for host, doc in targets:
         # no transaction is held while the host works
         observed = ctx.hosts.converge(host, HostDesiredState.model_validate(doc.desired))
-        _record(ctx, host.id, observed)
+        _record(ctx, host, observed)
         problems += [f"host {host.name!r}: {e}" for e in observed.errors]
         problems += [
             f"function {names[f.owner]!r} on host {host.name!r} is {f.state}: "
@@ -160,9 +161,11 @@ def apply(ctx: StepContext) -> None:
         raise StepFailed("; ".join(problems))
 
 
-def _record(ctx: StepContext, host_id: str, observed: ObservedState) -> None:
+def _record(ctx: StepContext, host: NfviHost, observed: ObservedState) -> None:
+    if host.management == "agent":
+        return  # its agent's own report is the record (ordered by the agent's clock)
     with unit_of_work(ctx.factory) as s:
-        s.get_one(HostDocument, host_id).observed = observed.model_dump(mode="json")
+        record_observation(s, host.id, observed)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from cloudcpe.nfvi.model import HostDesiredState, ObservedState
+from cloudcpe.nfvi.model import HostDesiredState, HostTelemetry, ObservedState
 
 
 class NfviDriver(Protocol):
@@ -15,6 +15,10 @@ class NfviDriver(Protocol):
     def apply(self, desired: HostDesiredState) -> ObservedState: ...
 
     def observe(self, desired: HostDesiredState) -> ObservedState: ...
+
+    def telemetry(self, desired: HostDesiredState) -> HostTelemetry:
+        """The counters of the desired functions that exist (read only, never changes)."""
+        ...
 
 
 DriverFactory = Callable[..., NfviDriver]

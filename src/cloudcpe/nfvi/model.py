@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any, Literal
 
@@ -284,6 +285,42 @@ class ObservedState(_Doc):
 
     def failures_of(self, owners: set[str]) -> list[FunctionStatus]:
         return [f for f in self.functions if f.owner in owners and f.state != "running"]
+
+
+class InterfaceCounters(_Doc):
+    ifname: str
+    rx_packets: int = 0
+    rx_bytes: int = 0
+    tx_packets: int = 0
+    tx_bytes: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+
+
+class RuleCounter(_Doc):
+    """The counter of one nftables rule of ours (e.g. how much a firewall rule matched)."""
+
+    table: str
+    chain: str
+    handle: int
+    comment: str | None = None
+    packets: int = 0
+    bytes: int = 0
+
+
+class FunctionTelemetry(_Doc):
+    owner: str
+    namespace: str
+    interfaces: list[InterfaceCounters] = Field(default_factory=list)
+    rules: list[RuleCounter] = Field(default_factory=list)
+
+
+class HostTelemetry(_Doc):
+    """Counters of a host's functions at one moment (monotonic: the kernel's own counters)."""
+
+    host: str
+    at: datetime
+    functions: list[FunctionTelemetry] = Field(default_factory=list)
 
 
 def namespace_prefix(host: str) -> str:

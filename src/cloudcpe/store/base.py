@@ -22,6 +22,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A timestamp read back from the database as an aware UTC datetime (SQLite drops the
+    zone of timezone-aware columns; PostgreSQL keeps it)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

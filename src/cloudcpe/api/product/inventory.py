@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
-from cloudcpe.api.deps import PrincipalDep, SessionDep
+from cloudcpe.api.deps import PrincipalDep, SessionDep, SettingsDep
 from cloudcpe.inventory import schemas
 from cloudcpe.inventory import service as inventory
 
@@ -46,9 +48,28 @@ def list_devices(session: SessionDep, who: PrincipalDep) -> object:
     return inventory.list_devices(session, who)
 
 
-@router.post("/devices", response_model=schemas.DevicePublic, status_code=201)
-def create_device(data: schemas.DeviceCreate, session: SessionDep, who: PrincipalDep) -> object:
-    return inventory.create_device(session, who, data)
+@router.post("/devices", response_model=schemas.DeviceCreated, status_code=201)
+def create_device(
+    data: schemas.DeviceCreate, session: SessionDep, who: PrincipalDep, settings: SettingsDep
+) -> object:
+    """Register a device. An agent-managed device (`management: agent`) gets a one-time
+    activation code, in this answer only."""
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
+    return inventory.create_device(session, who, data, ttl)
+
+
+@router.post(
+    "/devices/{device_id}/activation_code",
+    response_model=schemas.ActivationCodePublic,
+    status_code=201,
+)
+def new_activation_code(
+    device_id: str, session: SessionDep, who: PrincipalDep, settings: SettingsDep
+) -> object:
+    """Issue a new activation code for an agent-managed device (the previous one stops
+    working). An activated device may re-activate with it, e.g. a replaced unit."""
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
+    return inventory.new_activation_code(session, who, device_id, ttl)
 
 
 @router.get("/devices/{device_id}", response_model=schemas.DevicePublic)

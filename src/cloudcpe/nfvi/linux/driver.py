@@ -26,6 +26,7 @@ from cloudcpe.nfvi.linux.netns import (
     write_sysctl,
 )
 from cloudcpe.nfvi.linux.plan import KernelLink
+from cloudcpe.nfvi.linux.telemetry import read_host as read_telemetry
 from cloudcpe.nfvi.linux.tunnels import Tunnels
 from cloudcpe.nfvi.model import (
     Bridge,
@@ -33,6 +34,7 @@ from cloudcpe.nfvi.model import (
     FunctionState,
     FunctionStatus,
     HostDesiredState,
+    HostTelemetry,
     LinkEnd,
     ObservedState,
     VethLink,
@@ -548,6 +550,10 @@ class LinuxDriver:
     def observe(self, desired: HostDesiredState) -> ObservedState:
         with self._lock:
             return _Pass(desired, self.host_netns, self._nft, dry=True).run()
+
+    def telemetry(self, desired: HostDesiredState) -> HostTelemetry:
+        with self._lock:
+            return read_telemetry(desired, self._nft)
 
     def close(self) -> None:
         """Release the nftables contexts kept open between passes."""

@@ -10,6 +10,9 @@ provider's router (`ccpe-lab-P-net`), which also routes the uplinks of `LabPop`s
 nodes `ccpe-lab-N-cnI` with an uplink port `ccpe-up` on one segment per POP) and answers as
 the internet server. That is the underlay between a cloud site's thin CPE and its POP.
 
+`ManagementWan` joins devices to an orchestrator in a namespace of its own (the provider's
+management network, for host agents); `spawn_in_netns` starts a process (an agent, the
+orchestrator) in a namespace and `NetnsTransport` lets an HTTP client reach into one.
 This module and the Linux driver are the only code that touches the kernel.
 """
 
@@ -21,6 +24,7 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +33,12 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from types import TracebackType
 from typing import Any
 
+import httpx
 from pyroute2.netlink.exceptions import NetlinkError
 
 from cloudcpe.nfvi.linux.kernel import settle_carrier
 from cloudcpe.nfvi.linux.netns import (
+    NETNS_RUN_DIR,
     create_netns,
     iproute,
     list_netns,
@@ -392,6 +398,127 @@ def cleanup_prefix(prefix: str = LAB_PREFIX) -> list[str]:
     for ns in removed:
         remove_netns(ns)
     return removed
+
+
+# ---------------------------------------------------------------- management network
+
+MGMT_BRIDGE = "ccpe-brmgmt"
+MGMT_IFNAME = "ccpe-mgmt"
+
+
+class ManagementWan:
+    """The provider's management network between the orchestrator and its hosts.
+
+    The orchestrator lives in its own namespace (`ccpe-lab-<name>-orch`), which holds a
+    bridge with the orchestrator's address (first host of `subnet`). Each attached host
+    namespace (a lab device, or a bare host made here) gets a link `ccpe-mgmt` into that
+    bridge with an address of its own, so agents reach the orchestrator over real
+    addresses, and nothing of it touches the root namespace.
+    """
+
+    def __init__(self, name: str, subnet: str = "10.254.0.0/24") -> None:
+        self.name = name
+        self.subnet = IPv4Network(subnet)
+        self._hosts: list[str] = []
+
+    @property
+    def orch_netns(self) -> str:
+        return f"{LAB_PREFIX}{self.name}-orch"
+
+    @property
+    def orch_address(self) -> IPv4Address:
+        return self.subnet.network_address + 1
+
+    def address_of(self, index: int) -> IPv4Interface:
+        return IPv4Interface(f"{self.subnet.network_address + 10 + index}/{self.subnet.prefixlen}")
+
+    def up(self) -> None:
+        if not netns_exists(self.orch_netns):
+            create_netns(self.orch_netns)
+        with iproute(self.orch_netns) as ipr:
+            ipr.link("set", index=_index(ipr, "lo"), state="up")
+            if not ipr.link_lookup(ifname=MGMT_BRIDGE):
+                ipr.link("add", ifname=MGMT_BRIDGE, kind="bridge")
+            index = _index(ipr, MGMT_BRIDGE)
+            _add_address(ipr, index, IPv4Interface(f"{self.orch_address}/{self.subnet.prefixlen}"))
+            ipr.link("set", index=index, state="up")
+
+    def add_host(self, label: str, index: int) -> str:
+        """A bare host namespace `ccpe-lab-<name>-<label>` attached at `index`."""
+        netns = f"{LAB_PREFIX}{self.name}-{label}"
+        if not netns_exists(netns):
+            create_netns(netns)
+        self._hosts.append(netns)
+        self.attach(netns, index)
+        return netns
+
+    def attach(self, netns: str, index: int) -> IPv4Interface:
+        """Link `netns` to the management bridge as host number `index` (1-200)."""
+        if not 1 <= index <= 200:
+            raise ValueError(f"management host index {index} must be within 1-200")
+        peer = f"ccpe-m{index}"
+        address = self.address_of(index)
+        with iproute(netns) as ipr:
+            if not ipr.link_lookup(ifname=MGMT_IFNAME):
+                fd = netns_fd(self.orch_netns)
+                try:
+                    ipr.link(
+                        "add",
+                        ifname=MGMT_IFNAME,
+                        kind="veth",
+                        peer={"ifname": peer, "net_ns_fd": fd},
+                    )
+                finally:
+                    os.close(fd)
+            index_ = _index(ipr, MGMT_IFNAME)
+            _add_address(ipr, index_, address)
+            ipr.link("set", index=_index(ipr, "lo"), state="up")
+            ipr.link("set", index=index_, state="up")
+        with iproute(self.orch_netns) as orch:
+            port = _index(orch, peer)
+            orch.link("set", index=port, master=_index(orch, MGMT_BRIDGE), state="up")
+        self._settle(netns, MGMT_IFNAME)
+        return address
+
+    def down(self) -> None:
+        """Remove the orchestrator's namespace and the bare hosts made here."""
+        for netns in [*self._hosts, self.orch_netns]:
+            remove_netns(netns)
+        self._hosts.clear()
+
+    @staticmethod
+    def _settle(ns: str, *ifnames: str) -> None:
+        with netns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for ifname in ifnames:
+                settle_carrier(sock, ifname)
+
+
+def spawn_in_netns(netns: str, argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a process in network namespace `netns`, and in nothing else of it.
+
+    `ip netns exec` would also give the process a mount namespace of its own, and a
+    namespace the process then creates (an agent making its functions' namespaces) would
+    be mounted there only: invisible outside, and gone with the process. `nsenter --net`
+    enters the network namespace alone. The process is the command itself (no fork)."""
+    path = os.path.join(NETNS_RUN_DIR, netns)
+    return subprocess.Popen(["nsenter", f"--net={path}", "--", *argv], **popen)
+
+
+class NetnsTransport(httpx.BaseTransport):
+    """An httpx transport whose connections are made inside a network namespace, so that a
+    test or a benchmark in the root namespace can call a server that listens in a lab one."""
+
+    def __init__(self, netns: str, **transport: Any) -> None:
+        self.netns = netns
+        self._inner = httpx.HTTPTransport(**transport)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # the socket is created on a thread inside the namespace; it stays there, and is
+        # reused from any thread afterwards (keep-alive)
+        return run_in_netns(self.netns, lambda: self._inner.handle_request(request))
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 # ---------------------------------------------------------------- traffic probes

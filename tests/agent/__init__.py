@@ -1,0 +1,1 @@
+"""The agent protocol, the host agent, and the agent gateway."""
