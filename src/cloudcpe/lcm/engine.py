@@ -113,6 +113,9 @@ class Worker:
         while True:
             with unit_of_work(self.factory) as s:
                 op = s.get_one(LcmOperation, op_id)
+                if op.is_cancel_pending:  # SOL005 cancel: stop at this step boundary
+                    self._cancelled(op)
+                    return
                 workflow, prefix = workflow_of(op)
                 pending = [(n, f) for n, f in workflow.steps if prefix + n not in op.steps_done]
                 if not pending:
@@ -138,6 +141,21 @@ class Worker:
         op.current_step = None
         op.lease_owner = op.lease_expires_at = None
         log.info("operation %s %s -> %s", op.id, op.operation, op.operation_state)
+
+    def _cancelled(self, op: LcmOperation) -> None:
+        done = ", ".join(op.steps_done) or "none"
+        op.operation_state = "FAILED_TEMP"
+        op.state_entered_time = utcnow()
+        op.is_cancel_pending = False
+        op.error = {
+            "status": 409,
+            "title": "cancelled",
+            "detail": f"the operation was cancelled ({op.cancel_mode or 'GRACEFUL'}) at a step "
+            f"boundary; steps done: {done}",
+        }
+        op.current_step = None
+        op.lease_owner = op.lease_expires_at = None
+        log.info("operation %s cancelled: FAILED_TEMP", op.id)
 
     def _fail(self, op_id: str, step: str, exc: Exception) -> None:
         if not isinstance(exc, StepFailed):

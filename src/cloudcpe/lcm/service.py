@@ -205,6 +205,15 @@ def update(session: Session, who: Principal, ns_id: str, data: UpdateRequest) ->
     return _new_operation(session, ns, "UPDATE", {"vnf_params": data.vnf_params})
 
 
+def heal(session: Session, who: Principal, ns_id: str) -> LcmOperation:
+    """Re-render and re-apply every function of the service (re-creating what is missing)."""
+    ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "healing a service")
+    if ns.ns_state != "INSTANTIATED":
+        raise Conflict(f"NS instance is {ns.ns_state}; only an INSTANTIATED one can be healed")
+    return _new_operation(session, ns, "HEAL", {})
+
+
 def list_operations(
     session: Session, who: Principal, ns_id: str | None = None
 ) -> list[LcmOperation]:
@@ -243,14 +252,46 @@ def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
 def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
     op = get_operation(session, who, op_id)
     who.require("order", "rolling back an operation")
-    if op.operation == "TERMINATE":
-        raise Conflict("a TERMINATE cannot be rolled back; retry it instead")
+    if op.operation in ("TERMINATE", "HEAL"):
+        raise Conflict(f"a {op.operation} cannot be rolled back; retry or fail it instead")
     return _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
 
 
 def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "failing an operation")
     return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+
+
+def cancel(session: Session, who: Principal, op_id: str, mode: str) -> LcmOperation:
+    """SOL005 cancel of a PROCESSING or ROLLING_BACK operation: marks it cancel-pending; the
+    worker stops at the next step boundary and the operation ends FAILED_TEMP (from which
+    retry, rollback or fail resolve it). Cancelling an operation in any other state, or one
+    already being cancelled, is a conflict."""
+    op = get_operation(session, who, op_id)
+    who.require("order", "cancelling an operation")
+    if op.operation_state not in ("PROCESSING", "ROLLING_BACK"):
+        raise Conflict(
+            f"cannot cancel an operation in state {op.operation_state}; "
+            "only a PROCESSING or ROLLING_BACK one"
+        )
+    if op.is_cancel_pending:
+        raise Conflict("the operation is already being cancelled")
+    op.is_cancel_pending = True
+    op.cancel_mode = mode
+    return op
+
+
+def continue_(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    """SOL005 continue: cloudcpe never continues past a failed step (the service would not
+    be the one requested) and no operation ever waits to be continued: always a conflict
+    that names what does apply."""
+    op = get_operation(session, who, op_id)
+    who.require("order", "continuing an operation")
+    raise Conflict(
+        f"continue is not supported: cloudcpe never skips a failed step and no operation waits "
+        f"to be continued (this one is {op.operation_state}); use retry, rollback or fail on a "
+        "FAILED_TEMP operation"
+    )
 
 
 def host_state(session: Session, who: Principal, device_id: str) -> dict[str, Any]:
