@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     package_max_ratio: int = 200
     upload_from_uri_timeout: float = 60.0
     sol005_page_size: int = 100
+    # notification delivery: the first retry after this many seconds, doubled per attempt
+    notify_backoff: float = 1.0
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -14,6 +14,7 @@ from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.notify.delivery import Notifier
 from cloudcpe.portal import app as portal
 from cloudcpe.store.db import SessionFactory
 
@@ -43,20 +44,26 @@ def create_app(
         if (run_worker and hosts is not None)
         else None
     )
+    notifier = Notifier(factory, base=settings.notify_backoff) if run_worker else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if worker:
             worker.start()
+        if notifier:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier:
+                notifier.stop()
             if worker:
                 worker.stop()
 
     app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.session_factory = factory
     app.state.worker = worker
+    app.state.notifier = notifier
     app.state.catalog = CatalogConfig.from_settings(settings)
     app.state.sol005_page_size = settings.sol005_page_size
     errors.install(app)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
+from cloudcpe.lcm import notifications
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.lcm.models import LcmOperation, NsInstance
 from cloudcpe.lcm.workflows import StepContext, StepFailed, Workflow, workflow_of
@@ -115,11 +116,13 @@ class Worker:
                 op = s.get_one(LcmOperation, op_id)
                 if op.is_cancel_pending:  # SOL005 cancel: stop at this step boundary
                     self._cancelled(op)
+                    notifications.operation(s, op)
                     return
                 workflow, prefix = workflow_of(op)
                 pending = [(n, f) for n, f in workflow.steps if prefix + n not in op.steps_done]
                 if not pending:
                     self._complete(op, s.get_one(NsInstance, op.ns_instance_id), workflow)
+                    notifications.operation(s, op)
                     return
                 name, step = pending[0]
                 op.current_step = prefix + name
@@ -166,4 +169,5 @@ class Worker:
             op.state_entered_time = utcnow()
             op.error = {"status": 500, "title": f"step {step!r} failed", "detail": str(exc)}
             op.lease_owner = op.lease_expires_at = None
+            notifications.operation(s, op)
         log.warning("operation %s FAILED_TEMP at %s: %s", op_id, step, exc)

@@ -18,6 +18,7 @@ from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
 from cloudcpe.inventory.models import NfviHost
 from cloudcpe.inventory.pops import get_compute_node
 from cloudcpe.inventory.service import get_device, get_site
+from cloudcpe.lcm import notifications
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.lcm.schemas import OPEN_STATES, NsInstanceCreate, NsInstancePublic, UpdateRequest
 from cloudcpe.nfvi.model import redact
@@ -101,6 +102,7 @@ def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate)
     session.add(ns)
     session.flush()
     _located(lambda: choose_host(session, site, len(nsd.chain), ns.id), "body")
+    notifications.ns_identifier(session, ns, created=True)
     return ns
 
 
@@ -144,6 +146,7 @@ def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
     who.require("order", "deleting a service")
     if ns.ns_state != "NOT_INSTANTIATED" or _open_operation(session, ns):
         raise Conflict("only a NOT_INSTANTIATED NS instance with no open operation can be deleted")
+    notifications.ns_identifier(session, ns, created=False)
     session.delete(ns)
 
 
@@ -173,6 +176,7 @@ def _new_operation(
     )
     session.add(op)
     session.flush()
+    notifications.operation(session, op)
     return op
 
 
@@ -246,6 +250,7 @@ def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "retrying an operation")
     op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "PROCESSING", "retry")
     op.error = None
+    notifications.operation(session, op)
     return op
 
 
@@ -254,12 +259,16 @@ def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "rolling back an operation")
     if op.operation in ("TERMINATE", "HEAL"):
         raise Conflict(f"a {op.operation} cannot be rolled back; retry or fail it instead")
-    return _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
+    _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
+    notifications.operation(session, op)
+    return op
 
 
 def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "failing an operation")
-    return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+    op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+    notifications.operation(session, op)
+    return op
 
 
 def cancel(session: Session, who: Principal, op_id: str, mode: str) -> LcmOperation:

@@ -13,6 +13,7 @@ from cloudcpe.inventory.models import (
     Tenant,
 )
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, SiteTunnel, VnfInstance
+from cloudcpe.notify.models import Notification, Subscription
 from cloudcpe.store.base import Base
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "HostDocument",
     "LcmOperation",
     "NfviHost",
+    "Notification",
     "NsDescriptor",
     "NsDesign",
     "NsInstance",
@@ -32,6 +34,7 @@ __all__ = [
     "PopAddress",
     "Site",
     "SiteTunnel",
+    "Subscription",
     "Tenant",
     "User",
     "VnfInstance",

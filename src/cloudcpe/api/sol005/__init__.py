@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cloudcpe.api.sol005 import common, nsd, nslcm, vnfpkgm
+from cloudcpe.api.sol005.subscriptions import subscription_router
 
 
 def install(app: FastAPI) -> None:
@@ -17,6 +18,7 @@ def install(app: FastAPI) -> None:
             nsd.router,
             nsd.pnfd_router,
             nslcm.router,
+            subscription_router("nslcm"),
             common.not_implemented_router(common.API["nsfm"], "the monitor issue's"),
             common.not_implemented_router(common.API["nspm"], "the monitor issue's"),
         ],

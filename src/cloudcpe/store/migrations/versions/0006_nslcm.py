@@ -1,4 +1,5 @@
-"""nslcm: SOL005 NS LCM operation occurrences can be cancelled (isCancelPending, cancelMode)
+"""nslcm: SOL005 NS LCM operation occurrences can be cancelled (isCancelPending, cancelMode);
+subscriptions and the notification outbox
 
 Revision ID: 0006
 Revises: 0004
@@ -22,9 +23,55 @@ def upgrade() -> None:
             sa.Column("is_cancel_pending", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(sa.Column("cancel_mode", sa.String(length=10), nullable=True))
+    op.create_table(
+        "subscription",
+        sa.Column("tenant_id", sa.String(length=36), nullable=True),
+        sa.Column("api", sa.String(length=10), nullable=False),
+        sa.Column("callback_uri", sa.String(length=2000), nullable=False),
+        sa.Column("filter", sa.JSON(), nullable=False),
+        sa.Column("authentication", sa.JSON(), nullable=True),
+        sa.Column("base_url", sa.String(length=2000), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_subscription_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription")),
+    )
+    with op.batch_alter_table("subscription", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subscription_api"), ["api"], unique=False)
+        batch_op.create_index(batch_op.f("ix_subscription_tenant_id"), ["tenant_id"], unique=False)
+    op.create_table(
+        "notification",
+        sa.Column("subscription_id", sa.String(length=36), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscription.id"],
+            name=op.f("fk_notification_subscription_id_subscription"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notification_state"), ["state"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_notification_subscription_id"), ["subscription_id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("notification")
+    op.drop_table("subscription")
     with op.batch_alter_table("lcm_operation", schema=None) as batch_op:
         batch_op.drop_column("cancel_mode")
         batch_op.drop_column("is_cancel_pending")
