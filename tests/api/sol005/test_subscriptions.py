@@ -1,6 +1,6 @@
-"""SOL005 subscriptions and notifications of /nslcm/v1, delivered to a real HTTP receiver
-(http.server on 127.0.0.1 in a thread): the callback test on subscribe, BASIC
-authentication, filters, retries with backoff, and tenant isolation."""
+"""SOL005 subscriptions and notifications of /nslcm/v1, /vnfpkgm/v1 and /nsd/v1, delivered
+to a real HTTP receiver (http.server on 127.0.0.1 in a thread): the callback test on
+subscribe, BASIC authentication, filters, retries with backoff, and tenant isolation."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from sqlalchemy import select
 from cloudcpe.config import Settings
 from cloudcpe.notify.models import Notification
 from cloudcpe.store.db import SessionFactory, unit_of_work
-from tests.api.sol005.conftest import problem
+from tests.api.sol005.conftest import onboard_nsd, onboard_package, problem
 from tests.api.sol005.test_nslcm import NS, GatedHosts, create_ns, run
+from tests.catalog import packages as P
 from tests.conftest import bearer, make_token
 from tests.support import create_device, create_nsd, create_site, create_tenant, ok
 
@@ -208,3 +209,64 @@ def test_backoff_is_exponential_and_bounded() -> None:
 
     n = Notifier(None, base=1.0, cap=10.0)  # type: ignore[arg-type]
     assert [n.backoff(a) for a in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+
+
+def test_package_and_nsd_notifications(
+    client: TestClient,
+    operator: dict[str, str],
+    tenants: dict[str, Any],
+    receivers: list[Receiver],
+) -> None:
+    pkgs_r, nsds_r, acme_r = receivers
+    acme, globex = tenants["acme"], tenants["globex"]
+    wrong_vnfd = {"vnfdId": ["not-this-one"]}
+    subscribe_to = "/vnfpkgm/v1/subscriptions"
+    ok(client.post(subscribe_to, json={"callbackUri": pkgs_r.url}, headers=operator), 201)
+    ok(
+        client.post(
+            subscribe_to, json={"callbackUri": acme_r.url, "filter": wrong_vnfd}, headers=operator
+        ),
+        201,
+    )
+    ok(
+        client.post(
+            "/nsd/v1/subscriptions", json={"callbackUri": nsds_r.url}, headers=acme["headers"]
+        ),
+        201,
+    )
+
+    pkg = onboard_package(client, operator, P.tacker_package())
+    (note,) = pkgs_r.wait(1)
+    assert (note["notificationType"], note["vnfPkgId"]) == (
+        "VnfPackageOnboardingNotification",
+        pkg["id"],
+    )
+    assert note["vnfdId"] == pkg["vnfdId"]
+    patch = {"operationalState": "DISABLED"}
+    ok(client.patch(f"/vnfpkgm/v1/vnf_packages/{pkg['id']}", json=patch, headers=operator))
+    change = pkgs_r.wait(2)[1]
+    assert (change["changeType"], change["operationalState"]) == ("OP_STATE_CHANGE", "DISABLED")
+
+    # a published NSD is heard of by the tenant; another tenant's own NSD is not
+    text = P.service_nsd(("fw", "cloudcpe:firewall"))
+    theirs = P.service_nsd(
+        ("fw", "cloudcpe:firewall"), nsd_id="5e0c0000-0000-4000-8000-0000000000b2"
+    )
+    onboard_nsd(client, globex["headers"], theirs)
+    published = onboard_nsd(client, operator, text)
+    (onboarded,) = nsds_r.wait(1)
+    assert (onboarded["notificationType"], onboarded["nsdInfoId"]) == (
+        "NsdOnboardingNotification",
+        published["id"],
+    )
+    patch = {"nsdOperationalState": "DISABLED"}
+    ok(client.patch(f"/nsd/v1/ns_descriptors/{published['id']}", json=patch, headers=operator))
+    ok(client.delete(f"/nsd/v1/ns_descriptors/{published['id']}", headers=operator), 204)
+    kinds = [n["notificationType"] for n in nsds_r.wait(3)]
+    assert kinds == [
+        "NsdOnboardingNotification",
+        "NsdChangeNotification",
+        "NsdDeletionNotification",
+    ]
+    time.sleep(0.3)
+    assert acme_r.got == [] and len(nsds_r.got) == 3

@@ -19,6 +19,8 @@ def install(app: FastAPI) -> None:
             nsd.pnfd_router,
             nslcm.router,
             subscription_router("nslcm"),
+            subscription_router("vnfpkgm"),
+            subscription_router("nsd"),
             common.not_implemented_router(common.API["nsfm"], "the monitor issue's"),
             common.not_implemented_router(common.API["nspm"], "the monitor issue's"),
         ],
