@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from cloudcpe import __version__
 from cloudcpe.api import errors, sol005
-from cloudcpe.api.product import catalog, designs, inventory, lcm, pops, users
+from cloudcpe.api.product import catalog, designs, inventory, lcm, oauth2, pops, users
 from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
@@ -67,8 +67,9 @@ def create_app(
     app.state.catalog = CatalogConfig.from_settings(settings)
     app.state.sol005_page_size = settings.sol005_page_size
     errors.install(app)
-    for module in (inventory, pops, catalog, designs, lcm, users):
+    for module in (inventory, pops, catalog, designs, lcm, users, oauth2):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(oauth2.token_router)
     sol005.install(app)
     portal.install(app)
     return app

@@ -1,6 +1,7 @@
 """Imports every domain's models so that metadata (and Alembic) sees all tables."""
 
 from cloudcpe.auth.models import ApiToken, AuditEntry, User, WebSession
+from cloudcpe.auth.oauth2 import OAuth2Client, OAuth2Token
 from cloudcpe.catalog.designs import NsDesign
 from cloudcpe.catalog.models import NsDescriptor, NsdVnfPackage, VnfPackage
 from cloudcpe.inventory.models import (
@@ -30,6 +31,8 @@ __all__ = [
     "NsDesign",
     "NsInstance",
     "NsdVnfPackage",
+    "OAuth2Client",
+    "OAuth2Token",
     "Pop",
     "PopAddress",
     "Site",

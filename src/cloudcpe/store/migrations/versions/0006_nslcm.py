@@ -1,5 +1,5 @@
 """nslcm: SOL005 NS LCM operation occurrences can be cancelled (isCancelPending, cancelMode);
-subscriptions and the notification outbox
+subscriptions and the notification outbox; OAuth2 clients and their tokens
 
 Revision ID: 0006
 Revises: 0004
@@ -68,8 +68,45 @@ def upgrade() -> None:
             batch_op.f("ix_notification_subscription_id"), ["subscription_id"], unique=False
         )
 
+    op.create_table(
+        "oauth2_client",
+        sa.Column("name", sa.String(length=63), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("tenant_id", sa.String(length=36), nullable=True),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_oauth2_client_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth2_client")),
+    )
+    with op.batch_alter_table("oauth2_client", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_oauth2_client_tenant_id"), ["tenant_id"], unique=False)
+    op.create_table(
+        "oauth2_token",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=36), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["oauth2_client.id"],
+            name=op.f("fk_oauth2_token_client_id_oauth2_client"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_oauth2_token")),
+    )
+    with op.batch_alter_table("oauth2_token", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_oauth2_token_client_id"), ["client_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("oauth2_token")
+    op.drop_table("oauth2_client")
     op.drop_table("notification")
     op.drop_table("subscription")
     with op.batch_alter_table("lcm_operation", schema=None) as batch_op:
