@@ -161,6 +161,8 @@ def test_instantiate_update_heal_terminate(
         ],
     }
     problem(client.post(f"{NS}/{ns['id']}/update", json=bad, headers=h), 400, "rules")
+    scale = {"scaleType": "SCALE_VNF"}
+    problem(client.post(f"{NS}/{ns['id']}/scale", json=scale, headers=h), 400, "not supported")
     other = {"updateType": "ADD_VNF"}
     problem(client.post(f"{NS}/{ns['id']}/update", json=other, headers=h), 400, "ADD_VNF")
 

@@ -141,6 +141,16 @@ def heal_ns(
     return _accepted(request, session, lcm.heal(session, who, nsInstanceId), worker)
 
 
+@router.post("/ns_instances/{nsInstanceId}/scale", status_code=202)
+def scale_ns(nsInstanceId: str, session: SessionDep, who: PrincipalDep) -> Response:
+    """Not supported: 400 saying so (404 for an NS instance the caller cannot see)."""
+    lcm.get_ns_instance(session, who, nsInstanceId)
+    raise Invalid.at(
+        ["scaleType"],
+        "scaling an NS instance is not supported: cloudcpe's functions run one instance each",
+    )
+
+
 @router.post("/ns_instances/{nsInstanceId}/terminate", status_code=202)
 def terminate_ns(
     request: Request,
