@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from cloudcpe.notify.models import Notification, Subscription
-from cloudcpe.notify.service import auth_headers
+from cloudcpe.notify.service import TokenError, auth_headers
 from cloudcpe.store.base import utcnow
 from cloudcpe.store.db import SessionFactory, unit_of_work
 
@@ -82,11 +82,12 @@ class Notifier:
                     .execution_options(synchronize_session=False)
                 )
                 if won.rowcount == 1:  # type: ignore[attr-defined]
-                    work.append(
-                        (n.id, n.payload, sub.callback_uri, auth_headers(sub.authentication))
-                    )
-        for nid, payload, uri, headers in work:
-            error = self._post(uri, payload, headers)
+                    work.append((n.id, n.payload, sub.callback_uri, sub.authentication))
+        for nid, payload, uri, auth in work:
+            try:
+                error = self._post(uri, payload, auth_headers(auth))
+            except TokenError as exc:
+                error = str(exc)
             with unit_of_work(self.factory) as s:
                 row = s.get(Notification, nid)
                 if row is None:

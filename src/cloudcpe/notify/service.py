@@ -15,6 +15,7 @@ attributes do not restrict (and are kept as given).
 from __future__ import annotations
 
 import base64
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -66,13 +67,43 @@ Probe = Callable[[str, dict[str, str]], str | None]
 
 
 def auth_headers(auth: Mapping[str, Any] | None) -> dict[str, str]:
-    """The Authorization header a notification (or the callback test) carries: BASIC only
-    (OAUTH2_CLIENT_CREDENTIALS and TLS_CERT are refused at subscription)."""
-    basic = (auth or {}).get("paramsBasic")
-    if not basic:
-        return {}
-    raw = f"{basic['userName']}:{basic['password']}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    """The Authorization header a notification (or the callback test) carries: BASIC with
+    `paramsBasic`; OAUTH2_CLIENT_CREDENTIALS: a bearer token fetched from the subscriber's
+    `tokenEndpoint` with its client id and password (a fresh one per delivery attempt)."""
+    auth = auth or {}
+    basic = auth.get("paramsBasic")
+    if basic and "BASIC" in auth.get("authType", []):
+        raw = f"{basic['userName']}:{basic['password']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    oauth = auth.get("paramsOauth2ClientCredentials")
+    if oauth and "OAUTH2_CLIENT_CREDENTIALS" in auth.get("authType", []):
+        return {"Authorization": "Bearer " + _client_credentials_token(oauth)}
+    return {}
+
+
+class TokenError(Exception):
+    """The subscriber's token endpoint did not give a token."""
+
+
+def _client_credentials_token(params: Mapping[str, Any]) -> str:
+    raw = f"{params['clientId']}:{params['clientPassword']}".encode()
+    request = urllib.request.Request(
+        params["tokenEndpoint"],
+        data=b"grant_type=client_credentials",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "Basic " + base64.b64encode(raw).decode(),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT) as resp:
+            token = json.loads(resp.read()).get("access_token")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise TokenError(f"token endpoint: {getattr(exc, 'reason', exc)}") from exc
+    if not isinstance(token, str) or not token:
+        raise TokenError("token endpoint answered no access_token")
+    return token
 
 
 def probe_callback(uri: str, headers: dict[str, str]) -> str | None:
@@ -101,16 +132,21 @@ def subscribe(
         raise Invalid.at(["callbackUri"], "an http or https URI")
     auth = data.authentication
     if auth is not None:
-        if auth.auth_type != ["BASIC"]:
-            raise Invalid.at(
-                ["authentication", "authType"],
-                "only BASIC is supported for notifications (OAUTH2_CLIENT_CREDENTIALS and "
-                "TLS_CERT are not)",
-            )
-        if auth.params_basic is None:
+        if "TLS_CERT" in auth.auth_type:
+            raise Invalid.at(["authentication", "authType"], "TLS_CERT is not supported")
+        if "BASIC" in auth.auth_type and auth.params_basic is None:
             raise Invalid.at(["authentication", "paramsBasic"], "BASIC needs paramsBasic")
+        if "OAUTH2_CLIENT_CREDENTIALS" in auth.auth_type and auth.params_oauth2 is None:
+            raise Invalid.at(
+                ["authentication", "paramsOauth2ClientCredentials"],
+                "OAUTH2_CLIENT_CREDENTIALS needs paramsOauth2ClientCredentials",
+            )
     stored = auth.model_dump(by_alias=True, exclude_none=True) if auth else None
-    problem = probe(data.callback_uri, auth_headers(stored))
+    try:
+        headers = auth_headers(stored)
+    except TokenError as exc:
+        raise Invalid.at(["authentication", "paramsOauth2ClientCredentials"], str(exc)) from None
+    problem = probe(data.callback_uri, headers)
     if problem is not None:
         raise Invalid.at(
             ["callbackUri"], f"the callback URI failed its test (a GET must answer 204): {problem}"

@@ -38,6 +38,7 @@ class Receiver:
         self.post_statuses: list[int] = []
         self.get_status = 204
         self.posts = 0
+        self.token_requests: list[tuple[str | None, bytes]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,15 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path == "/token":  # an OAuth2 token endpoint of the subscriber
+                    outer.token_requests.append((self.headers.get("Authorization"), body))
+                    answer = json.dumps({"access_token": "tok-1", "token_type": "Bearer"})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer.encode())
+                    return
                 outer.posts += 1
                 status = outer.post_statuses.pop(0) if outer.post_statuses else 204
                 if status < 300:
@@ -61,7 +71,8 @@ class Receiver:
                 self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.root}/notify"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -132,7 +143,7 @@ def test_the_callback_is_tested_on_subscribe(
     unreachable = {"callbackUri": "http://127.0.0.1:9/nothing"}
     problem(client.post(SUBS, json=unreachable, headers=operator), 400, "could not be reached")
     oauth = {"callbackUri": r.url, "authentication": {"authType": ["TLS_CERT"]}}
-    problem(client.post(SUBS, json=oauth, headers=operator), 400, "BASIC")
+    problem(client.post(SUBS, json=oauth, headers=operator), 400, "TLS_CERT")
     assert ok(client.get(SUBS, headers=operator)) == []
 
 
@@ -270,3 +281,36 @@ def test_package_and_nsd_notifications(
     ]
     time.sleep(0.3)
     assert acme_r.got == [] and len(nsds_r.got) == 3
+
+
+def test_oauth2_client_credentials_authentication(
+    client: TestClient, tenants: dict[str, Any], receivers: list[Receiver]
+) -> None:
+    r = receivers[0]
+    acme = tenants["acme"]
+    auth = {
+        "authType": ["OAUTH2_CLIENT_CREDENTIALS"],
+        "paramsOauth2ClientCredentials": {
+            "clientId": "nfvo",
+            "clientPassword": "pw",
+            "tokenEndpoint": f"{r.root}/token",
+        },
+    }
+    subscribe(client, acme["headers"], callbackUri=r.url, authentication=auth)
+    ok(create_ns(client, acme["headers"], tenants["nsd"]["id"], acme["site"]["id"]), 201)
+    r.wait(1)
+    assert r.auth == ["Bearer tok-1"]
+    basic = "Basic " + base64.b64encode(b"nfvo:pw").decode()
+    assert r.token_requests[-1] == (basic, b"grant_type=client_credentials")
+    broken = {
+        **auth,
+        "paramsOauth2ClientCredentials": {
+            "clientId": "nfvo",
+            "clientPassword": "pw",
+            "tokenEndpoint": "http://127.0.0.1:9/t",
+        },
+    }
+    resp = client.post(
+        SUBS, json={"callbackUri": r.url, "authentication": broken}, headers=acme["headers"]
+    )
+    problem(resp, 400, "token endpoint")
