@@ -13,8 +13,9 @@ the API in-process (no HTTP socket: the numbers are the orchestrator's own work)
   operational state: 10 matches), and a filter evaluated on the representation
   (`userDefinedData/customer`, 1 row in 50: its first page reads ~5,000 rows). Median.
 
-The NS instance list of the NS LCM API (the second part of issue 3) runs on the same list
-code (api/sol005/query.py); `seed` and `measure` take any path and filter.
+- lists over 10,000 NS instances (`GET /nslcm/v1/ns_instances`, the NS LCM API, the same
+  list code): the first page, a filter the database answers (`eq` on nsState: 10 matches) and
+  one evaluated on the representation (`nsdId`, which is the NSD's own id: every row).
 Needs ../shared/samples (the Tacker package). The last line is one JSON object.
 """
 
@@ -40,6 +41,8 @@ from cloudcpe.api.app import create_app
 from cloudcpe.auth.service import create_token
 from cloudcpe.catalog.models import NsDescriptor
 from cloudcpe.config import Settings
+from cloudcpe.inventory.models import Site, Tenant
+from cloudcpe.lcm.models import NsInstance
 from cloudcpe.store.base import new_id, utcnow
 from cloudcpe.store.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from cloudcpe.store.migrate import upgrade
@@ -150,6 +153,40 @@ def seed(factory: SessionFactory, rows: int) -> None:
         s.execute(insert(NsDescriptor), batch)
 
 
+def seed_ns_instances(factory: SessionFactory, rows: int) -> str:
+    """`rows` NS instances of one tenant's site (1 in 1000 INSTANTIATED); their NSD's nsdId."""
+    with unit_of_work(factory) as s:
+        tenant = Tenant(name="bench")
+        nsd = NsDescriptor(name="bench-ns", chain=[{"name": "nat", "function": "nat"}])
+        s.add_all([tenant, nsd])
+        s.flush()
+        site = Site(
+            tenant_id=tenant.id, name="bench-hq", kind="on_premise", lan_prefix="10.9.0.0/24"
+        )
+        s.add(site)
+        s.flush()
+        ids = (tenant.id, site.id, nsd.id)
+    now = utcnow()
+    batch: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "created_at": now,
+            "tenant_id": ids[0],
+            "site_id": ids[1],
+            "nsd_id": ids[2],
+            "name": f"ns-{i:05d}",
+            "description": "",
+            "key": f"{i:06x}",
+            "ns_state": "INSTANTIATED" if i % 1000 == 0 else "NOT_INSTANTIATED",
+            "vnf_params": {},
+        }
+        for i in range(rows)
+    ]
+    with unit_of_work(factory) as s:
+        s.execute(insert(NsInstance), batch)
+    return ids[2]
+
+
 def measure(api: TestClient, h: dict[str, str], path: str, expected: int) -> float:
     times = []
     for _ in range(RUNS):
@@ -190,6 +227,15 @@ def run(url: str, data_dir: Path) -> dict[str, float]:
         )
         out["filter on JSON (userDefinedData: 1 in 50), ms"] = measure(
             api, h, f"{base}?filter=(eq,userDefinedData/customer,c7)", 100
+        )
+        nsd_id = seed_ns_instances(factory, ROWS)
+        ns = "/nslcm/v1/ns_instances"
+        out[f"NS instances: first page of {ROWS:,}, ms"] = measure(api, h, ns, 100)
+        out["NS instances: filter in SQL (eq nsState: 10), ms"] = measure(
+            api, h, f"{ns}?filter=(eq,nsState,INSTANTIATED)", 10
+        )
+        out["NS instances: filter on representation (nsdId), ms"] = measure(
+            api, h, f"{ns}?filter=(eq,nsdId,{nsd_id})", 100
         )
     return out
 

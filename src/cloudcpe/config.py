@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     activation_ttl_seconds: float = 7 * 24 * 3600.0
     # agent-managed hosts: how long an LCM step waits for the host to confirm a version
     agent_confirm_seconds: float = 30.0
+    # notification delivery: the first retry after this many seconds, doubled per attempt
+    notify_backoff: float = 1.0
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -14,11 +14,12 @@ from cloudcpe.agent.board import DocumentPoller, SeenHosts, VersionBoard
 from cloudcpe.agent.protocol import PATH as AGENT_PATH
 from cloudcpe.api import errors, sol005
 from cloudcpe.api.agent import router as agent_api
-from cloudcpe.api.product import catalog, designs, inventory, lcm, pops, users
+from cloudcpe.api.product import catalog, designs, inventory, lcm, oauth2, pops, users
 from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.config import Settings
 from cloudcpe.lcm.engine import Worker
 from cloudcpe.lcm.hosts import HostGateway
+from cloudcpe.notify.delivery import Notifier
 from cloudcpe.portal import app as portal
 from cloudcpe.store.db import SessionFactory
 
@@ -54,6 +55,7 @@ def create_app(
         if (run_worker and hosts is not None)
         else None
     )
+    notifier = Notifier(factory, base=settings.notify_backoff) if run_worker else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,9 +63,13 @@ def create_app(
         polling = asyncio.create_task(poller.run(), name="ccpe-document-poller")
         if worker:
             worker.start()
+        if notifier:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier:
+                notifier.stop()
             if worker:
                 worker.stop()
             polling.cancel()
@@ -74,15 +80,17 @@ def create_app(
     app = FastAPI(title="cloudcpe", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.session_factory = factory
     app.state.worker = worker
+    app.state.notifier = notifier
     app.state.catalog = CatalogConfig.from_settings(settings)
     app.state.sol005_page_size = settings.sol005_page_size
     app.state.settings = settings
     app.state.board = board
     app.state.seen_hosts = seen
     errors.install(app)
-    for module in (inventory, pops, catalog, designs, lcm, users):
+    for module in (inventory, pops, catalog, designs, lcm, users, oauth2):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(agent_api.router, prefix=AGENT_PATH)
+    app.include_router(oauth2.token_router)
     sol005.install(app)
     portal.install(app)
     return app

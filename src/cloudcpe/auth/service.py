@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloudcpe.auth import oauth2
 from cloudcpe.auth.models import ApiToken, User
 from cloudcpe.auth.principal import Principal
 from cloudcpe.errors import NotFound
@@ -65,6 +66,8 @@ def principal_of(user: User) -> Principal:
 
 
 def resolve(session: Session, token: str) -> Principal | None:
+    if token.startswith(oauth2.TOKEN_PREFIX):  # a client-credentials token (auth/oauth2.py)
+        return oauth2.resolve(session, token)
     row = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked.is_(False))
     )

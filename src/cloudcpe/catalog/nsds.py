@@ -43,6 +43,7 @@ from cloudcpe.catalog.sol005 import (
 from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.errors import Conflict, Forbidden, Invalid, NotFound
 from cloudcpe.lcm.render import max_chain_length
+from cloudcpe.notify import catalog as notify
 from cloudcpe.store.base import new_id
 from cloudcpe.store.db import SessionFactory, unit_of_work
 
@@ -167,6 +168,7 @@ def process_upload(
             s.add_all(NsdVnfPackage(nsd_id=nsd.id, vnf_package_id=p) for p in set(used.values()))
             nsd.onboarding_state = ONBOARDED
             nsd.operational_state = ENABLED
+            notify.nsd(s, nsd, "NsdOnboardingNotification")
     except BaseException as exc:
         fail_upload(factory, config, nsd_id, exc)
         raise
@@ -233,6 +235,7 @@ def modify(
         if nsd.operational_state == mods.nsd_operational_state:
             raise Conflict(f"the descriptor is already {nsd.operational_state}")
         nsd.operational_state = mods.nsd_operational_state
+        notify.nsd(session, nsd, "NsdChangeNotification")
     if mods.user_defined_data is not None:
         nsd.user_defined_data = merge_patch(nsd.user_defined_data, mods.user_defined_data)
     return mods.model_dump(by_alias=True, exclude_none=True)
@@ -247,6 +250,7 @@ def delete_nsd(session: Session, config: CatalogConfig, who: Principal, nsd_id: 
         raise Conflict("the descriptor is IN_USE: NS instances of it exist")
     if nsd.onboarding_state in (UPLOADING, PROCESSING):
         raise Conflict(f"the descriptor is {nsd.onboarding_state}: wait until that ends")
+    notify.nsd(session, nsd, "NsdDeletionNotification")
     session.delete(nsd)
     session.flush()
     config.store.remove(config.store.nsd(nsd.id))

@@ -40,6 +40,7 @@ from cloudcpe.catalog.sol005 import (
 )
 from cloudcpe.catalog.storage import CatalogConfig
 from cloudcpe.errors import Conflict, Forbidden, Invalid, NotFound
+from cloudcpe.notify import catalog as notify
 from cloudcpe.store.base import utcnow
 from cloudcpe.store.db import SessionFactory, unit_of_work
 
@@ -128,6 +129,7 @@ def process_upload(factory: SessionFactory, config: CatalogConfig, pkg_id: str) 
             pkg.package = {**csar.summary(), "notes": csar.notes + vnfd.notes}
             pkg.onboarding_state = ONBOARDED
             pkg.operational_state = ENABLED
+            notify.package(s, pkg)
     except BaseException as exc:
         fail_upload(factory, config, pkg_id, exc)
         raise
@@ -245,6 +247,7 @@ def modify(
         if pkg.operational_state == mods.operational_state:
             raise Conflict(f"the package is already {pkg.operational_state}")
         pkg.operational_state = mods.operational_state
+        notify.package(session, pkg, "OP_STATE_CHANGE")
     if mods.user_defined_data is not None:
         pkg.user_defined_data = merge_patch(pkg.user_defined_data, mods.user_defined_data)
     return mods.model_dump(by_alias=True, exclude_none=True)
@@ -264,6 +267,7 @@ def delete_package(session: Session, config: CatalogConfig, who: Principal, pkg_
         raise Conflict(f"the package is IN_USE by NS descriptors {sorted(users)}")
     if pkg.onboarding_state in (UPLOADING, PROCESSING):
         raise Conflict(f"the package is {pkg.onboarding_state}: wait until that ends")
+    notify.package(session, pkg, "PKG_DELETE")
     session.delete(pkg)
     session.flush()
     config.store.remove(config.store.vnf_package(pkg.id))

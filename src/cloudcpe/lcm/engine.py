@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
+from cloudcpe.lcm import notifications
 from cloudcpe.lcm.hosts import HostGateway
 from cloudcpe.lcm.models import LcmOperation, NsInstance
 from cloudcpe.lcm.workflows import StepContext, StepFailed, Workflow, workflow_of
@@ -118,10 +119,15 @@ class Worker:
                 if op.lease_owner != self.name:
                     log.warning("operation %s: lease lost to %s; stopping", op_id, op.lease_owner)
                     return
+                if op.is_cancel_pending:  # SOL005 cancel: stop at this step boundary
+                    self._cancelled(op)
+                    notifications.operation(s, op)
+                    return
                 workflow, prefix = workflow_of(op)
                 pending = [(n, f) for n, f in workflow.steps if prefix + n not in op.steps_done]
                 if not pending:
                     self._complete(op, s.get_one(NsInstance, op.ns_instance_id), workflow)
+                    notifications.operation(s, op)
                     return
                 name, step = pending[0]
                 op.current_step = prefix + name
@@ -182,6 +188,21 @@ class Worker:
         op.lease_owner = op.lease_expires_at = None
         log.info("operation %s %s -> %s", op.id, op.operation, op.operation_state)
 
+    def _cancelled(self, op: LcmOperation) -> None:
+        done = ", ".join(op.steps_done) or "none"
+        op.operation_state = "FAILED_TEMP"
+        op.state_entered_time = utcnow()
+        op.is_cancel_pending = False
+        op.error = {
+            "status": 409,
+            "title": "cancelled",
+            "detail": f"the operation was cancelled ({op.cancel_mode or 'GRACEFUL'}) at a step "
+            f"boundary; steps done: {done}",
+        }
+        op.current_step = None
+        op.lease_owner = op.lease_expires_at = None
+        log.info("operation %s cancelled: FAILED_TEMP", op.id)
+
     def _fail(self, op_id: str, step: str, exc: Exception) -> None:
         if not isinstance(exc, StepFailed):
             log.exception("step %s of operation %s raised", step, op_id)
@@ -194,4 +215,5 @@ class Worker:
             op.state_entered_time = utcnow()
             op.error = {"status": 500, "title": f"step {step!r} failed", "detail": str(exc)}
             op.lease_owner = op.lease_expires_at = None
+            notifications.operation(s, op)
         log.warning("operation %s FAILED_TEMP at %s: %s", op_id, step, exc)

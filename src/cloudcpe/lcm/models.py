@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudcpe.store.base import Base, IdMixin, utcnow
@@ -53,7 +53,7 @@ class LcmOperation(IdMixin, Base):
     ns_instance_id: Mapped[str] = mapped_column(
         ForeignKey("ns_instance.id", ondelete="CASCADE"), index=True
     )
-    operation: Mapped[str] = mapped_column(String(20))  # INSTANTIATE | UPDATE | TERMINATE
+    operation: Mapped[str] = mapped_column(String(20))  # INSTANTIATE UPDATE HEAL TERMINATE
     operation_state: Mapped[str] = mapped_column(String(20), index=True)
     operation_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     steps_done: Mapped[list[Any]] = mapped_column(default=list)
@@ -64,6 +64,9 @@ class LcmOperation(IdMixin, Base):
     state_entered_time: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # SOL005 cancel: the worker stops at the next step boundary (the operation: FAILED_TEMP)
+    is_cancel_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cancel_mode: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class SiteTunnel(IdMixin, Base):

@@ -18,6 +18,7 @@ from cloudcpe.errors import Conflict, FieldError, Invalid, NotFound
 from cloudcpe.inventory.models import NfviHost
 from cloudcpe.inventory.pops import get_compute_node
 from cloudcpe.inventory.service import get_device, get_site
+from cloudcpe.lcm import notifications
 from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
 from cloudcpe.lcm.schemas import OPEN_STATES, NsInstanceCreate, NsInstancePublic, UpdateRequest
 from cloudcpe.nfvi.model import redact
@@ -101,6 +102,7 @@ def create_ns_instance(session: Session, who: Principal, data: NsInstanceCreate)
     session.add(ns)
     session.flush()
     _located(lambda: choose_host(session, site, len(nsd.chain), ns.id), "body")
+    notifications.ns_identifier(session, ns, created=True)
     return ns
 
 
@@ -144,6 +146,7 @@ def delete_ns_instance(session: Session, who: Principal, ns_id: str) -> None:
     who.require("order", "deleting a service")
     if ns.ns_state != "NOT_INSTANTIATED" or _open_operation(session, ns):
         raise Conflict("only a NOT_INSTANTIATED NS instance with no open operation can be deleted")
+    notifications.ns_identifier(session, ns, created=False)
     session.delete(ns)
 
 
@@ -173,6 +176,7 @@ def _new_operation(
     )
     session.add(op)
     session.flush()
+    notifications.operation(session, op)
     return op
 
 
@@ -203,6 +207,15 @@ def update(session: Session, who: Principal, ns_id: str, data: UpdateRequest) ->
     nsd = session.get_one(NsDescriptor, ns.nsd_id)
     _check_overrides(nsd, data.vnf_params, who)
     return _new_operation(session, ns, "UPDATE", {"vnf_params": data.vnf_params})
+
+
+def heal(session: Session, who: Principal, ns_id: str) -> LcmOperation:
+    """Re-render and re-apply every function of the service (re-creating what is missing)."""
+    ns = get_ns_instance(session, who, ns_id)
+    who.require("order", "healing a service")
+    if ns.ns_state != "INSTANTIATED":
+        raise Conflict(f"NS instance is {ns.ns_state}; only an INSTANTIATED one can be healed")
+    return _new_operation(session, ns, "HEAL", {})
 
 
 def list_operations(
@@ -237,20 +250,57 @@ def retry(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "retrying an operation")
     op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "PROCESSING", "retry")
     op.error = None
+    notifications.operation(session, op)
     return op
 
 
 def rollback(session: Session, who: Principal, op_id: str) -> LcmOperation:
     op = get_operation(session, who, op_id)
     who.require("order", "rolling back an operation")
-    if op.operation == "TERMINATE":
-        raise Conflict("a TERMINATE cannot be rolled back; retry it instead")
-    return _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
+    if op.operation in ("TERMINATE", "HEAL"):
+        raise Conflict(f"a {op.operation} cannot be rolled back; retry or fail it instead")
+    _transition(op, "FAILED_TEMP", "ROLLING_BACK", "roll back")
+    notifications.operation(session, op)
+    return op
 
 
 def fail(session: Session, who: Principal, op_id: str) -> LcmOperation:
     who.require("order", "failing an operation")
-    return _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+    op = _transition(get_operation(session, who, op_id), "FAILED_TEMP", "FAILED", "fail")
+    notifications.operation(session, op)
+    return op
+
+
+def cancel(session: Session, who: Principal, op_id: str, mode: str) -> LcmOperation:
+    """SOL005 cancel of a PROCESSING or ROLLING_BACK operation: marks it cancel-pending; the
+    worker stops at the next step boundary and the operation ends FAILED_TEMP (from which
+    retry, rollback or fail resolve it). Cancelling an operation in any other state, or one
+    already being cancelled, is a conflict."""
+    op = get_operation(session, who, op_id)
+    who.require("order", "cancelling an operation")
+    if op.operation_state not in ("PROCESSING", "ROLLING_BACK"):
+        raise Conflict(
+            f"cannot cancel an operation in state {op.operation_state}; "
+            "only a PROCESSING or ROLLING_BACK one"
+        )
+    if op.is_cancel_pending:
+        raise Conflict("the operation is already being cancelled")
+    op.is_cancel_pending = True
+    op.cancel_mode = mode
+    return op
+
+
+def continue_(session: Session, who: Principal, op_id: str) -> LcmOperation:
+    """SOL005 continue: cloudcpe never continues past a failed step (the service would not
+    be the one requested) and no operation ever waits to be continued: always a conflict
+    that names what does apply."""
+    op = get_operation(session, who, op_id)
+    who.require("order", "continuing an operation")
+    raise Conflict(
+        f"continue is not supported: cloudcpe never skips a failed step and no operation waits "
+        f"to be continued (this one is {op.operation_state}); use retry, rollback or fail on a "
+        "FAILED_TEMP operation"
+    )
 
 
 def host_state(session: Session, who: Principal, device_id: str) -> dict[str, Any]:

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from cloudcpe.inventory.models import ComputeNode, NfviHost, Site
 from cloudcpe.lcm import tunnels
 from cloudcpe.lcm.hosts import HostGateway, descriptor_of, render_document
-from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.lcm.models import (
+    HostDocument,
+    LcmOperation,
+    NsInstance,
+    SiteTunnel,
+    VnfInstance,
+)
 from cloudcpe.lcm.observed import record_observation
 from cloudcpe.lcm.service import effective_chain
 from cloudcpe.nfvi.model import HostDesiredState, ObservedState
@@ -108,6 +114,20 @@ def modify(ctx: StepContext) -> None:
         _touch_hosts(op, sorted({v.host_id for v in vnfs.values()}))
 
 
+def survey(ctx: StepContext) -> None:
+    """HEAL: every host this service runs on (its functions, a cloud site's thin CPE) is
+    rendered and converged again, which re-creates whatever of the service is missing there
+    (a function whose namespace was deleted, a link, a ruleset)."""
+    with unit_of_work(ctx.factory) as s:
+        op, ns = ctx.load(s)
+        vnfs = list(s.scalars(select(VnfInstance).where(VnfInstance.ns_instance_id == ns.id)))
+        if not vnfs:
+            raise StepFailed("the NS instance has no functions to heal")
+        tunnel = s.scalar(select(SiteTunnel).where(SiteTunnel.ns_instance_id == ns.id))
+        extra = [tunnel.device_id] if tunnel is not None else []
+        _touch_hosts(op, [v.host_id for v in vnfs] + extra)
+
+
 def restore(ctx: StepContext) -> None:
     with unit_of_work(ctx.factory) as s:
         op, ns = ctx.load(s)
@@ -180,6 +200,7 @@ FORWARD: dict[str, Workflow] = {
         [("place", place), ("render", render), ("apply", apply)], "COMPLETED", "INSTANTIATED"
     ),
     "UPDATE": Workflow([("modify", modify), ("render", render), ("apply", apply)], "COMPLETED"),
+    "HEAL": Workflow([("survey", survey), ("render", render), ("apply", apply)], "COMPLETED"),
     "TERMINATE": Workflow(
         [("release", release), ("render", render), ("apply", apply)],
         "COMPLETED",
