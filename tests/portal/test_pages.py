@@ -272,3 +272,33 @@ def test_login_never_redirects_off_site(
     form = {"name": "acme-user", "password": PASSWORD, "nonce": login_nonce(web), "next": target}
     resp = web.post("/login", data=form, follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/portal"
+
+
+def test_designer_exports_and_imports_sol001_nsd(web: TestClient, world: dict[str, Any]) -> None:
+    csrf = login(web, "acme-admin")
+    good = {
+        "name": "branch-secure",
+        "description": "fw then nat",
+        "chain": [
+            {"name": "fw", "function": "firewall", "params": {"rules": []}},
+            {"name": "nat", "function": "nat"},
+        ],
+    }
+    saved = web.post("/designer/save", json=good, headers={"X-CSRF-Token": csrf}).json()
+    page = web.get(f"/designer?design={saved['id']}").text
+    assert f'href="/designer/{saved["id"]}/export.yaml"' in page and 'for="d-import"' in page
+    exported = web.get(f"/designer/{saved['id']}/export.yaml")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    assert "tosca_definitions_version" in exported.text and "cloudcpe.nodes.nfv" in exported.text
+    files = {"nsd": ("nsd.yaml", exported.content, "application/yaml")}
+    resp = web.post("/designer/import", data={"csrf": csrf}, files=files, follow_redirects=False)
+    assert resp.status_code == 303, resp.text
+    page = web.get(resp.headers["location"]).text
+    assert "branch-secure v2" in page
+    bad = {"nsd": ("nsd.yaml", b"tosca_definitions_version: [", "application/yaml")}
+    resp = web.post("/designer/import", data={"csrf": csrf}, files=bad)
+    assert resp.status_code == 422
+    assert re.search(r'id="d-import-err" role="alert">[^<]+<', resp.text)
+    assert web.post("/designer/import", files=files).status_code == 403  # no CSRF token
+    login(web, "globex-admin")  # another tenant's design: not found
+    assert web.get(f"/designer/{saved['id']}/export.yaml").status_code == 404
