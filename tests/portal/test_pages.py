@@ -302,3 +302,42 @@ def test_designer_exports_and_imports_sol001_nsd(web: TestClient, world: dict[st
     assert web.post("/designer/import", files=files).status_code == 403  # no CSRF token
     login(web, "globex-admin")  # another tenant's design: not found
     assert web.get(f"/designer/{saved['id']}/export.yaml").status_code == 404
+
+
+def test_admin_onboards_enables_disables_deletes_vnf_packages(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.catalog.packages import FW_VNFD_ID, firewall_package, make_zip
+
+    csrf = login(web, "ops-admin")
+    files = {"package": ("fw.zip", firewall_package(), "application/zip")}
+    resp = web.post("/admin/catalog/packages", data={"csrf": csrf}, files=files,
+                    follow_redirects=False)  # fmt: skip
+    assert resp.status_code == 303, resp.text
+    (pkg,) = ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"]))
+    assert (pkg["onboardingState"], pkg["operationalState"]) == ("ONBOARDED", "ENABLED")
+    page = web.get("/admin/catalog").text
+    assert FW_VNFD_ID in page and f'aria-label="disable package {FW_VNFD_ID}"' in page
+    delete = f"/admin/catalog/packages/{pkg['id']}/delete"
+    refused = web.post(delete, data={"csrf": csrf})
+    assert refused.status_code == 409 and "disable it first" in refused.text
+    state = f"/admin/catalog/packages/{pkg['id']}/state"
+    assert web.post(state, data={"csrf": csrf, "state": "DISABLED"}).status_code == 200
+    again = web.post(state, data={"csrf": csrf, "state": "DISABLED"})
+    assert again.status_code == 409 and "already DISABLED" in again.text
+    assert web.post(delete, data={"csrf": csrf}).status_code == 200
+    assert ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"])) == []
+    broken = {"package": ("bad.zip", make_zip({"hello.txt": "no TOSCA here"}), "application/zip")}
+    assert web.post("/admin/catalog/packages", data={"csrf": csrf}, files=broken).status_code == 200
+    (bad,) = ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"]))
+    assert bad["onboardingState"] == "ERROR"
+    assert bad["onboardingFailureDetails"]["detail"] in web.get("/admin/catalog").text
+    empty = web.post("/admin/catalog/packages", data={"csrf": csrf})
+    assert empty.status_code == 422 and 'id="err-package"' in empty.text
+    nsd_state = f"/admin/catalog/{world['nsd']['id']}/state"
+    assert web.post(nsd_state, data={"csrf": csrf, "state": "DISABLED"}).status_code == 200
+    got = ok(web.get(f"/nsd/v1/ns_descriptors/{world['nsd']['id']}", headers=world["root"]))
+    assert got["nsdOperationalState"] == "DISABLED"
+    viewer = login(web, "ops-viewer")  # a read-only operator sees the catalog, may not change it
+    assert 'action="/admin/catalog/packages"' not in web.get("/admin/catalog").text
+    assert web.post(nsd_state, data={"csrf": viewer, "state": "ENABLED"}).status_code == 403

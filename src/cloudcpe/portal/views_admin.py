@@ -3,17 +3,28 @@ all services. Operations, users and the audit log are the shared pages."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 
-from cloudcpe.api.deps import SessionDep
+from cloudcpe.api.deps import CatalogDep, FactoryDep, SessionDep
 from cloudcpe.auth import users
+from cloudcpe.catalog import nsds, packages
 from cloudcpe.catalog import service as catalog
 from cloudcpe.catalog.schemas import NsDescriptorCreate
-from cloudcpe.errors import Invalid
+from cloudcpe.catalog.sol004 import PackageError
+from cloudcpe.catalog.sol005 import (
+    CreateVnfPkgInfoRequest,
+    NsdInfoModifications,
+    VnfPkgInfoModifications,
+)
+from cloudcpe.errors import Conflict, DomainError, Invalid
 from cloudcpe.inventory import service as inventory
 from cloudcpe.inventory.schemas import DeviceCreate, SiteCreate, TenantCreate
 from cloudcpe.portal import forms, overview, pictures
@@ -27,6 +38,7 @@ from cloudcpe.portal.web import (
     require_operator_pages,
     see_other,
 )
+from cloudcpe.store.db import unit_of_work
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -201,7 +213,9 @@ def _catalog_page(request: Request, session: SessionDep, visitor: Visitor, **ctx
         request,
         "admin/catalog.html",
         descriptors=catalog.list_descriptors(session, who),
+        packages=packages.list_packages(session, who),
         tenants={t.id: t.name for t in inventory.list_tenants(session, who)},
+        notice=ctx.get("notice"),
         errors=ctx.get("errors", {}),
         values=ctx.get("values", {}),
         status_code=ctx.get("status_code", 200),
@@ -233,6 +247,108 @@ def create_descriptor(
 @router.post("/catalog/{nsd_id}/delete")
 def delete_descriptor(session: SessionDep, visitor: WriterDep, nsd_id: str) -> Response:
     catalog.delete_descriptor(session, _op(visitor).principal, nsd_id)
+    return see_other("/admin/catalog")
+
+
+def _state(form: FormDep) -> str:
+    state = str(form.get("state", ""))
+    if state not in ("ENABLED", "DISABLED"):
+        raise Invalid.at(["body", "state"], "ENABLED or DISABLED")
+    return state
+
+
+@router.post("/catalog/{nsd_id}/state")
+def descriptor_state(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, nsd_id: str
+) -> Response:
+    """Enable / disable a descriptor, as PATCH /nsd/v1/ns_descriptors/{id}."""
+    who = _op(visitor).principal
+    who.require("operate", "enabling or disabling a descriptor")
+    mods = NsdInfoModifications.model_validate({"nsdOperationalState": _state(form)})
+    try:
+        nsds.modify(session, who, nsd_id, mods)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
+    return see_other("/admin/catalog")
+
+
+# -------------------------------------------------------------- catalog: VNF packages
+
+
+@router.post("/catalog/packages")
+async def onboard_package(
+    request: Request,
+    session: SessionDep,
+    visitor: WriterDep,
+    form: FormDep,
+    factory: FactoryDep,
+    config: CatalogDep,
+) -> Response:
+    """Create a VNF package and onboard its SOL004 zip, as POST /vnfpkgm/v1/vnf_packages then
+    PUT .../package_content. A refused package stays listed in ERROR with the reason."""
+    who = _op(visitor).principal
+    upload = form.get("package")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        errors = {"package": "choose an SOL004 VNF package (a zip)"}
+        return _catalog_page(request, session, visitor, errors=errors, status_code=422)
+    who.require("operate", "onboarding a VNF package")
+
+    def create() -> str:
+        with unit_of_work(factory) as s:
+            return packages.create_package(s, who, CreateVnfPkgInfoRequest()).id
+
+    pkg_id = await run_in_threadpool(create)
+    dest = await run_in_threadpool(packages.start_upload, factory, config, who, pkg_id)
+    try:
+        await run_in_threadpool(_copy, upload, dest, config.limits.max_upload_bytes)
+    except BaseException as exc:
+        await run_in_threadpool(packages.fail_upload, factory, config, pkg_id, exc)
+        if not isinstance(exc, DomainError):
+            raise
+        return see_other(f"/admin/catalog#pkg-{pkg_id}")
+    # a refusal is recorded on the package (ERROR, onboardingFailureDetails), shown in the list
+    with contextlib.suppress(DomainError):
+        await run_in_threadpool(packages.process_upload, factory, config, pkg_id)
+    return see_other(f"/admin/catalog#pkg-{pkg_id}")
+
+
+def _copy(upload: UploadFile, dest: Path, limit: int) -> None:
+    upload.file.seek(0)
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise PackageError(f"the package is larger than {limit} bytes")
+            out.write(chunk)
+
+
+@router.post("/catalog/packages/{pkg_id}/state")
+def package_state(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, pkg_id: str
+) -> Response:
+    """Enable / disable an onboarded package, as PATCH /vnfpkgm/v1/vnf_packages/{id}."""
+    who = _op(visitor).principal
+    who.require("operate", "enabling or disabling a VNF package")
+    mods = VnfPkgInfoModifications.model_validate({"operationalState": _state(form)})
+    try:
+        packages.modify(session, who, pkg_id, mods)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
+    return see_other("/admin/catalog")
+
+
+@router.post("/catalog/packages/{pkg_id}/delete")
+def delete_package(
+    request: Request, session: SessionDep, visitor: WriterDep, config: CatalogDep, pkg_id: str
+) -> Response:
+    """As DELETE /vnfpkgm/v1/vnf_packages/{id}: refused (409) while ENABLED or IN_USE."""
+    who = _op(visitor).principal
+    who.require("operate", "deleting a VNF package")
+    try:
+        packages.delete_package(session, config, who, pkg_id)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
     return see_other("/admin/catalog")
 
 
