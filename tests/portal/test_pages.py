@@ -86,7 +86,8 @@ def test_wrong_password_forged_login_and_anonymous_visits(
 
 
 PAGES = {
-    "ops-admin": ["/admin", "/admin/tenants", "/admin/devices", "/admin/sites", "/admin/catalog",
+    "ops-admin": ["/admin", "/admin/tenants", "/admin/devices", "/admin/sites", "/admin/pops",
+                  "/admin/catalog",
                   "/admin/services", "/operations", "/users", "/audit", "/designer", "/account"],
     "ops-viewer": ["/admin", "/admin/devices", "/admin/catalog", "/operations", "/users",
                    "/designer"],
@@ -341,3 +342,30 @@ def test_admin_onboards_enables_disables_deletes_vnf_packages(
     viewer = login(web, "ops-viewer")  # a read-only operator sees the catalog, may not change it
     assert 'action="/admin/catalog/packages"' not in web.get("/admin/catalog").text
     assert web.post(nsd_state, data={"csrf": viewer, "state": "ENABLED"}).status_code == 403
+
+
+def test_admin_pops_and_compute_nodes_with_their_load(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    csrf = login(web, "ops-admin")
+    bad = web.post("/admin/pops", data={"csrf": csrf, "name": "par1", "public_pool": "nope"})
+    assert bad.status_code == 422 and 'id="err-public_pool"' in bad.text
+    form = {"csrf": csrf, "name": "par1", "public_pool": "198.51.100.128/26"}
+    assert web.post("/admin/pops", data=form, follow_redirects=False).status_code == 303
+    (pop,) = ok(web.get("/api/v1/pops", headers=world["root"]))
+    node = {"csrf": csrf, "pop_id": pop["id"], "name": "par1-n1", "serial": "CN-1",
+            "uplink_address": "198.51.100.11/24", "uplink_gateway": "198.51.100.1",
+            "max_functions": "10"}  # fmt: skip
+    wrong = web.post("/admin/compute_nodes", data={**node, "uplink_gateway": "x"})
+    assert wrong.status_code == 422 and 'id="n-err-uplink_gateway"' in wrong.text
+    assert web.post("/admin/compute_nodes", data=node, follow_redirects=False).status_code == 303
+    (got,) = ok(web.get("/api/v1/compute_nodes", headers=world["root"]))
+    assert got["name"] == "par1-n1" and got["max_functions"] == 10
+    page = web.get("/admin/pops").text
+    assert 'aria-label="load of par1-n1"' in page and "0 / 10" in page
+    assert 'for="n-name"' in page and 'for="f-name"' in page
+    viewer = login(web, "ops-viewer")
+    assert 'action="/admin/pops"' not in web.get("/admin/pops").text
+    assert web.post("/admin/pops", data={**form, "csrf": viewer}).status_code == 403
+    login(web, "acme-admin")
+    assert web.get("/admin/pops").status_code == 403

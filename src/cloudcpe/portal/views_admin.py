@@ -25,8 +25,16 @@ from cloudcpe.catalog.sol005 import (
     VnfPkgInfoModifications,
 )
 from cloudcpe.errors import Conflict, DomainError, Invalid
+from cloudcpe.inventory import pops
 from cloudcpe.inventory import service as inventory
-from cloudcpe.inventory.schemas import DeviceCreate, SiteCreate, TenantCreate
+from cloudcpe.inventory.schemas import (
+    ComputeNodeCreate,
+    DeviceCreate,
+    PopCreate,
+    SiteCreate,
+    TenantCreate,
+)
+from cloudcpe.placement import load
 from cloudcpe.portal import forms, overview, pictures
 from cloudcpe.portal.web import (
     FormDep,
@@ -202,6 +210,76 @@ def create_site(
             request, session, visitor, errors=field_errors(exc), values=values, status_code=422
         )
     return see_other("/admin/sites")
+
+
+# ------------------------------------------------------------------ POPs, compute nodes
+
+
+def _pops_page(request: Request, session: SessionDep, visitor: Visitor, **ctx: Any) -> Response:
+    """As GET /api/v1/pops and /api/v1/compute_nodes: the same views, with their load."""
+    who = _op(visitor).principal
+    found = pops.list_pops(session, who)
+    nodes = load.compute_node_views(session, pops.list_compute_nodes(session, who))
+    return render(
+        request,
+        "admin/pops.html",
+        pops=[load.pop_view(session, pop) for pop in found],
+        nodes=nodes,
+        pop_errors=ctx.get("pop_errors", {}),
+        pop_values=ctx.get("pop_values", {}),
+        node_errors=ctx.get("node_errors", {}),
+        node_values=ctx.get("node_values", {}),
+        status_code=ctx.get("status_code", 200),
+    )
+
+
+@router.get("/pops", response_class=HTMLResponse)
+def pops_page(request: Request, session: SessionDep, visitor: VisitorDep) -> Response:
+    return _pops_page(request, session, visitor)
+
+
+@router.post("/pops")
+def create_pop(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+) -> Response:
+    values = _values(form)
+    try:
+        pops.create_pop(session, _op(visitor).principal, _parse(PopCreate, values))
+    except Invalid as exc:
+        return _pops_page(
+            request,
+            session,
+            visitor,
+            pop_errors=field_errors(exc),
+            pop_values=values,
+            status_code=422,
+        )
+    return see_other("/admin/pops")
+
+
+@router.post("/compute_nodes")
+def create_compute_node(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+) -> Response:
+    values = _values(form)
+    body = {k: v for k, v in values.items() if k != "pop_id"}
+    try:
+        pops.create_compute_node(
+            session,
+            _op(visitor).principal,
+            values.get("pop_id", ""),
+            _parse(ComputeNodeCreate, body),
+        )
+    except Invalid as exc:
+        return _pops_page(
+            request,
+            session,
+            visitor,
+            node_errors=field_errors(exc),
+            node_values=values,
+            status_code=422,
+        )
+    return see_other("/admin/pops")
 
 
 # ------------------------------------------------------------------------------ catalog
