@@ -369,3 +369,40 @@ def test_admin_pops_and_compute_nodes_with_their_load(
     assert web.post("/admin/pops", data={**form, "csrf": viewer}).status_code == 403
     login(web, "acme-admin")
     assert web.get("/admin/pops").status_code == 403
+
+
+def test_admin_registers_agent_device_and_shows_its_activation_code_once(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.support import activate
+
+    root = world["root"]
+    site = create_site(web, root, world["acme"]["tenant"]["id"], "acme-branch", "192.168.11.0/24")
+    csrf = login(web, "ops-admin")
+    page = web.get("/admin/devices").text
+    assert 'for="f-management"' in page and "not yet reported" not in page
+    form = {"csrf": csrf, "name": "acme-branch-cpe", "serial": "SN-AGENT-1",
+            "site_id": site["id"], "wan_address": "203.0.113.9/24",
+            "wan_gateway": "203.0.113.1", "management": "agent"}  # fmt: skip
+    resp = web.post("/admin/devices", data=form)
+    assert resp.status_code == 201 and resp.headers["cache-control"] == "no-store"
+    code = re.search(r'id="activation-code">([^<]+)<', resp.text)
+    assert code
+    page = web.get("/admin/devices").text
+    assert code.group(1) not in page  # shown once only
+    assert "not activated yet" in page and ">never<" in page
+    (dev,) = [
+        d for d in ok(web.get("/api/v1/devices", headers=root)) if d["serial"] == "SN-AGENT-1"
+    ]
+    again = web.post(f"/admin/devices/{dev['id']}/activation_code", data={"csrf": csrf})
+    assert again.status_code == 201 and "valid until" in again.text
+    new = re.search(r'id="activation-code">([^<]+)<', again.text)
+    assert new and new.group(1) != code.group(1)
+    assert activate(web, "SN-AGENT-1", code.group(1)).status_code == 403  # the old one is void
+    assert activate(web, "SN-AGENT-1", new.group(1)).status_code == 200
+    page = web.get("/admin/devices").text
+    assert "activated " in page
+    viewer = login(web, "ops-viewer")
+    assert "New activation code" not in web.get("/admin/devices").text
+    refused = web.post(f"/admin/devices/{dev['id']}/activation_code", data={"csrf": viewer})
+    assert refused.status_code == 403

@@ -4,6 +4,7 @@ all services. Operations, users and the audit log are the shared pages."""
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from cloudcpe.api.deps import CatalogDep, FactoryDep, SessionDep
+from cloudcpe.api.deps import CatalogDep, FactoryDep, SessionDep, SettingsDep
 from cloudcpe.auth import users
 from cloudcpe.catalog import nsds, packages
 from cloudcpe.catalog import service as catalog
@@ -152,6 +153,7 @@ def _devices_page(request: Request, session: SessionDep, visitor: Visitor, **ctx
         "admin/devices.html",
         devices=[sv for sv in sites if sv.device],
         free_sites=[sv for sv in sites if sv.device is None],
+        issued=ctx.get("issued"),
         errors=ctx.get("errors", {}),
         values=ctx.get("values", {}),
         status_code=ctx.get("status_code", 200),
@@ -165,16 +167,52 @@ def devices(request: Request, session: SessionDep, visitor: VisitorDep) -> Respo
 
 @router.post("/devices")
 def register_device(
-    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, settings: SettingsDep
 ) -> Response:
+    """As POST /api/v1/devices; an agent-managed device's activation code is shown once, in
+    this answer (not stored: only its hash is)."""
     values = _values(form)
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
     try:
-        inventory.create_device(session, _op(visitor).principal, _parse(DeviceCreate, values))
+        created = inventory.create_device(
+            session, _op(visitor).principal, _parse(DeviceCreate, values), ttl
+        )
     except Invalid as exc:
         return _devices_page(
             request, session, visitor, errors=field_errors(exc), values=values, status_code=422
         )
-    return see_other("/admin/devices")
+    if created.activation_code is None:
+        return see_other("/admin/devices")
+    session.flush()
+    issued = {"device": created.name, "serial": created.serial, "code": created.activation_code}
+    return _no_store(_devices_page(request, session, visitor, issued=issued, status_code=201))
+
+
+@router.post("/devices/{device_id}/activation_code")
+def reissue_activation_code(
+    request: Request,
+    session: SessionDep,
+    visitor: WriterDep,
+    settings: SettingsDep,
+    device_id: str,
+) -> Response:
+    """As POST /api/v1/devices/{id}/activation_code: the previous code stops working."""
+    who = _op(visitor).principal
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
+    new = inventory.new_activation_code(session, who, device_id, ttl)
+    device = inventory.get_device(session, who, device_id)
+    issued = {
+        "device": device.name,
+        "serial": device.serial,
+        "code": new.activation_code,
+        "expires_at": new.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    return _no_store(_devices_page(request, session, visitor, issued=issued, status_code=201))
+
+
+def _no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 # -------------------------------------------------------------------------------- sites
