@@ -406,3 +406,34 @@ def test_admin_registers_agent_device_and_shows_its_activation_code_once(
     assert "New activation code" not in web.get("/admin/devices").text
     refused = web.post(f"/admin/devices/{dev['id']}/activation_code", data={"csrf": viewer})
     assert refused.status_code == 403
+
+
+def test_service_page_charts_the_traffic_counters_hosts_report(
+    web: TestClient, world: dict[str, Any], factory: SessionFactory
+) -> None:
+    from cloudcpe.lcm.models import HostDocument, VnfInstance
+    from cloudcpe.store.db import unit_of_work
+
+    ns_id = world["acme"]["ns"]["id"]
+    login(web, "acme-user")
+    assert "No traffic counters yet" in web.get(f"/services/{ns_id}").text
+    (dev,) = [d for d in ok(web.get("/api/v1/devices", headers=world["root"]))
+              if d["serial"] == "SN-acme"]  # fmt: skip
+    with unit_of_work(factory) as s:  # as if instantiated, and the agent had reported
+        fw = VnfInstance(ns_instance_id=ns_id, host_id=dev["id"], position=0, name="fw",
+                         function="firewall", key="k0")  # fmt: skip
+        s.add(fw)
+        s.flush()
+        counters = {"ifname": "ccpe-lan", "rx_bytes": 123456, "tx_bytes": 654321}
+        rule = {"table": "inet ccpe", "chain": "forward", "handle": 7, "comment": "allow-web",
+                "packets": 42, "bytes": 4200}  # fmt: skip
+        sample = {"host": dev["id"], "at": "2026-11-21T10:00:00+00:00",
+                  "functions": [{"owner": fw.id, "namespace": "ccpe-x-k0",
+                                 "interfaces": [counters], "rules": [rule]}]}  # fmt: skip
+        s.add(HostDocument(host_id=dev["id"], telemetry={"sample": sample}))
+    page = web.get(f"/services/{ns_id}").text
+    assert "No traffic counters yet" not in page and "not yet reported" not in page
+    assert 'aria-labelledby="if-fw-title"' in page and 'aria-labelledby="rules-fw-title"' in page
+    assert "<td>allow-web</td><td>42</td><td>4200</td>" in page and "654,321" in page
+    login(web, "globex-user")  # another tenant's service: not found
+    assert web.get(f"/services/{ns_id}").status_code == 404

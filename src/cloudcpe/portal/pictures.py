@@ -198,3 +198,38 @@ def operations_chart(ops: Sequence[dict[str, Any]]) -> Markup:
 
 def _hhmm(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else ""
+
+
+def counters_chart(
+    chart_id: str, title: str, rows: Sequence[tuple[str, int, int]], series: tuple[str, str]
+) -> Markup:
+    """Two horizontal bars per row (e.g. rx / tx bytes, or packets / bytes), each series
+    scaled to its own largest value; the numbers are written beside the bars."""
+    width, row_h, left = 640, 34, 170
+    height = 30 + row_h * max(len(rows), 1)
+    tops = [max([r[1] for r in rows] + [1]), max([r[2] for r in rows] + [1])]
+    fills = ("#1565c0", "#6a1b9a")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{escape(chart_id)}-title" class="picture counters-chart">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+    ]
+    for k, name in enumerate(series):
+        parts.append(f'<rect x="{left + k * 150}" y="6" width="12" height="10" fill="{fills[k]}"/>')
+        parts.append(_text(left + 16 + k * 150, 15, name, 11))
+    if not rows:
+        parts.append(_text(width / 2, 45, "no counters reported", 13, "middle"))
+    span = width - left - 110
+    for i, (label, *values) in enumerate(rows):
+        y = 26 + i * row_h
+        parts.append(_text(left - 8, y + 18, label[:28], 11, "end"))
+        for k, value in enumerate(values):
+            w = max(1.0, span * value / tops[k])
+            by = y + 4 + k * 13
+            parts.append(
+                f'<rect x="{left}" y="{by}" width="{w:.0f}" height="11" fill="{fills[k]}">'
+                f"<title>{escape(label)} {escape(series[k])}: {value}</title></rect>"
+            )
+            parts.append(_text(left + w + 4, by + 10, f"{value:,}", 10))
+    parts.append("</svg>")
+    return Markup("".join(parts))
