@@ -335,6 +335,8 @@ def test_admin_onboards_enables_disables_deletes_vnf_packages(
     assert bad["onboardingFailureDetails"]["detail"] in web.get("/admin/catalog").text
     empty = web.post("/admin/catalog/packages", data={"csrf": csrf})
     assert empty.status_code == 422 and 'id="err-package"' in empty.text
+    in_use = web.post(f"/admin/catalog/{world['nsd']['id']}/delete", data={"csrf": csrf})
+    assert in_use.status_code == 409 and 'id="catalog-notice"' in in_use.text
     nsd_state = f"/admin/catalog/{world['nsd']['id']}/state"
     assert web.post(nsd_state, data={"csrf": csrf, "state": "DISABLED"}).status_code == 200
     got = ok(web.get(f"/nsd/v1/ns_descriptors/{world['nsd']['id']}", headers=world["root"]))

@@ -361,8 +361,14 @@ def create_descriptor(
 
 
 @router.post("/catalog/{nsd_id}/delete")
-def delete_descriptor(session: SessionDep, visitor: WriterDep, nsd_id: str) -> Response:
-    catalog.delete_descriptor(session, _op(visitor).principal, nsd_id)
+def delete_descriptor(
+    request: Request, session: SessionDep, visitor: WriterDep, config: CatalogDep, nsd_id: str
+) -> Response:
+    """As DELETE /api/v1/ns_descriptors/{id} (its stored SOL001 content goes too)."""
+    try:
+        catalog.delete_descriptor(session, _op(visitor).principal, nsd_id, config.store)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
     return see_other("/admin/catalog")
 
 
