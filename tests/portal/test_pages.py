@@ -366,8 +366,9 @@ def test_admin_pops_and_compute_nodes_with_their_load(
     page = web.get("/admin/pops").text
     assert 'aria-label="load of par1-n1"' in page and "0 / 10" in page
     assert 'for="n-name"' in page and 'for="f-name"' in page
-    viewer = login(web, "ops-viewer")
-    assert 'action="/admin/pops"' not in web.get("/admin/pops").text
+    viewer = login(web, "ops-viewer")  # POPs are for operator admins, as in the API
+    assert 'href="/admin/pops"' not in web.get("/admin").text
+    assert web.get("/admin/pops").status_code == 403
     assert web.post("/admin/pops", data={**form, "csrf": viewer}).status_code == 403
     login(web, "acme-admin")
     assert web.get("/admin/pops").status_code == 403
@@ -439,3 +440,22 @@ def test_service_page_charts_the_traffic_counters_hosts_report(
     assert "<td>allow-web</td><td>42</td><td>4200</td>" in page and "654,321" in page
     login(web, "globex-user")  # another tenant's service: not found
     assert web.get(f"/services/{ns_id}").status_code == 404
+
+
+def test_topology_shows_cloud_sites_thin_cpe_and_their_pop(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.support import create_cloud_site, create_pop
+
+    root = world["root"]
+    pop = create_pop(web, root, "par1")
+    site = create_cloud_site(
+        web, root, world["acme"]["tenant"]["id"], "acme-cloud", pop["id"], "192.168.12.0/24"
+    )
+    create_device(web, root, site["id"], "acme-thin", serial="SN-thin")
+    login(web, "ops-admin")
+    page = web.get("/admin").text
+    assert "thin CPE acme-thin" in page and "POP par1" in page
+    login(web, "acme-user")  # the tenant sees its cloud site, not the POP's name
+    page = web.get("/portal").text
+    assert "thin CPE acme-thin" in page and "POP par1" not in page

@@ -3,7 +3,7 @@ Every text is escaped; colours follow the status (see STATUS_COLOURS and app.css
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +63,10 @@ _DEFS = (
 )
 
 
-def topology(sites: Sequence[SiteView]) -> Markup:
-    """Orchestrator -> sites -> devices -> chains, one row per site, coloured by status."""
+def topology(sites: Sequence[SiteView], pops: Mapping[str, str] | None = None) -> Markup:
+    """Orchestrator -> sites -> devices -> chains, one row per site, coloured by status. A
+    cloud site's device is a thin CPE (a tunnel end) and its chains run in a POP (`pops`: POP
+    names by id, for those who may see them)."""
     row_h, width = 90, 1100
     rows = max(len(sites), 1)
     height = 40 + rows * row_h
@@ -97,9 +99,18 @@ def topology(sites: Sequence[SiteView]) -> Markup:
             dv = sv.device
             parts.append(_arrow(390, cy, x, cy))
             parts.append(_box(x, y + 10, 150, 50, dv.status))
-            parts.append(_text(x + 8, y + 30, f"device {dv.device.name}", 12))
+            cloud = sv.site.kind == "cloud"
+            what = "thin CPE" if cloud else "device"
+            parts.append(_text(x + 8, y + 30, f"{what} {dv.device.name}", 12))
             parts.append(_text(x + 8, y + 48, dv.status, 11, fill=colour(dv.status)))
             x += 150
+            if cloud:
+                pop = (pops or {}).get(sv.site.pop_id or "", "")
+                parts.append(_arrow(x, cy, x + 25, cy))
+                parts.append(_box(x + 25, y + 10, 120, 50, "up", rx=14))
+                parts.append(_text(x + 33, y + 30, "POP" + (f" {pop}" if pop else ""), 12))
+                parts.append(_text(x + 33, y + 48, "tunnel", 11))
+                x += 145
             for svc in sv.services[:3]:
                 parts.append(_arrow(x, cy, x + 25, cy))
                 x += 25

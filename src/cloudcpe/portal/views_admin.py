@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 
 from cloudcpe.api.deps import CatalogDep, FactoryDep, SessionDep, SettingsDep
 from cloudcpe.auth import users
+from cloudcpe.auth.principal import Principal
 from cloudcpe.catalog import nsds, packages
 from cloudcpe.catalog import service as catalog
 from cloudcpe.catalog.schemas import NsDescriptorCreate
@@ -88,7 +89,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> Res
     return render(
         request,
         "admin/dashboard.html",
-        topology=pictures.topology(sites),
+        topology=pictures.topology(sites, _pop_names(session, who)),
         counts=counts,
         ops=ops[:8],
     )
@@ -253,8 +254,14 @@ def create_site(
 # ------------------------------------------------------------------ POPs, compute nodes
 
 
+def _pop_names(session: SessionDep, who: Principal) -> dict[str, str]:
+    """POP names for those who may read POPs (operator admins, as in the API)."""
+    return {p.id: p.name for p in pops.list_pops(session, who)} if who.can("operate") else {}
+
+
 def _pops_page(request: Request, session: SessionDep, visitor: Visitor, **ctx: Any) -> Response:
-    """As GET /api/v1/pops and /api/v1/compute_nodes: the same views, with their load."""
+    """As GET /api/v1/pops and /api/v1/compute_nodes: the same views, with their load (and
+    the same rule: operator admins only)."""
     who = _op(visitor).principal
     found = pops.list_pops(session, who)
     nodes = load.compute_node_views(session, pops.list_compute_nodes(session, who))
