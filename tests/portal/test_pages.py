@@ -86,7 +86,8 @@ def test_wrong_password_forged_login_and_anonymous_visits(
 
 
 PAGES = {
-    "ops-admin": ["/admin", "/admin/tenants", "/admin/devices", "/admin/sites", "/admin/catalog",
+    "ops-admin": ["/admin", "/admin/tenants", "/admin/devices", "/admin/sites", "/admin/pops",
+                  "/admin/catalog",
                   "/admin/services", "/operations", "/users", "/audit", "/designer", "/account"],
     "ops-viewer": ["/admin", "/admin/devices", "/admin/catalog", "/operations", "/users",
                    "/designer"],
@@ -272,3 +273,189 @@ def test_login_never_redirects_off_site(
     form = {"name": "acme-user", "password": PASSWORD, "nonce": login_nonce(web), "next": target}
     resp = web.post("/login", data=form, follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/portal"
+
+
+def test_designer_exports_and_imports_sol001_nsd(web: TestClient, world: dict[str, Any]) -> None:
+    csrf = login(web, "acme-admin")
+    good = {
+        "name": "branch-secure",
+        "description": "fw then nat",
+        "chain": [
+            {"name": "fw", "function": "firewall", "params": {"rules": []}},
+            {"name": "nat", "function": "nat"},
+        ],
+    }
+    saved = web.post("/designer/save", json=good, headers={"X-CSRF-Token": csrf}).json()
+    page = web.get(f"/designer?design={saved['id']}").text
+    assert f'href="/designer/{saved["id"]}/export.yaml"' in page and 'for="d-import"' in page
+    exported = web.get(f"/designer/{saved['id']}/export.yaml")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    assert "tosca_definitions_version" in exported.text and "cloudcpe.nodes.nfv" in exported.text
+    files = {"nsd": ("nsd.yaml", exported.content, "application/yaml")}
+    resp = web.post("/designer/import", data={"csrf": csrf}, files=files, follow_redirects=False)
+    assert resp.status_code == 303, resp.text
+    page = web.get(resp.headers["location"]).text
+    assert "branch-secure v2" in page
+    bad = {"nsd": ("nsd.yaml", b"tosca_definitions_version: [", "application/yaml")}
+    resp = web.post("/designer/import", data={"csrf": csrf}, files=bad)
+    assert resp.status_code == 422
+    assert re.search(r'id="d-import-err" role="alert">[^<]+<', resp.text)
+    assert web.post("/designer/import", files=files).status_code == 403  # no CSRF token
+    login(web, "globex-admin")  # another tenant's design: not found
+    assert web.get(f"/designer/{saved['id']}/export.yaml").status_code == 404
+
+
+def test_admin_onboards_enables_disables_deletes_vnf_packages(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.catalog.packages import FW_VNFD_ID, firewall_package, make_zip
+
+    csrf = login(web, "ops-admin")
+    files = {"package": ("fw.zip", firewall_package(), "application/zip")}
+    resp = web.post("/admin/catalog/packages", data={"csrf": csrf}, files=files,
+                    follow_redirects=False)  # fmt: skip
+    assert resp.status_code == 303, resp.text
+    (pkg,) = ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"]))
+    assert (pkg["onboardingState"], pkg["operationalState"]) == ("ONBOARDED", "ENABLED")
+    page = web.get("/admin/catalog").text
+    assert FW_VNFD_ID in page and f'aria-label="disable package {FW_VNFD_ID}"' in page
+    delete = f"/admin/catalog/packages/{pkg['id']}/delete"
+    refused = web.post(delete, data={"csrf": csrf})
+    assert refused.status_code == 409 and "disable it first" in refused.text
+    state = f"/admin/catalog/packages/{pkg['id']}/state"
+    assert web.post(state, data={"csrf": csrf, "state": "DISABLED"}).status_code == 200
+    again = web.post(state, data={"csrf": csrf, "state": "DISABLED"})
+    assert again.status_code == 409 and "already DISABLED" in again.text
+    assert web.post(delete, data={"csrf": csrf}).status_code == 200
+    assert ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"])) == []
+    broken = {"package": ("bad.zip", make_zip({"hello.txt": "no TOSCA here"}), "application/zip")}
+    assert web.post("/admin/catalog/packages", data={"csrf": csrf}, files=broken).status_code == 200
+    (bad,) = ok(web.get("/vnfpkgm/v1/vnf_packages", headers=world["root"]))
+    assert bad["onboardingState"] == "ERROR"
+    assert bad["onboardingFailureDetails"]["detail"] in web.get("/admin/catalog").text
+    empty = web.post("/admin/catalog/packages", data={"csrf": csrf})
+    assert empty.status_code == 422 and 'id="err-package"' in empty.text
+    in_use = web.post(f"/admin/catalog/{world['nsd']['id']}/delete", data={"csrf": csrf})
+    assert in_use.status_code == 409 and 'id="catalog-notice"' in in_use.text
+    nsd_state = f"/admin/catalog/{world['nsd']['id']}/state"
+    assert web.post(nsd_state, data={"csrf": csrf, "state": "DISABLED"}).status_code == 200
+    got = ok(web.get(f"/nsd/v1/ns_descriptors/{world['nsd']['id']}", headers=world["root"]))
+    assert got["nsdOperationalState"] == "DISABLED"
+    viewer = login(web, "ops-viewer")  # a read-only operator sees the catalog, may not change it
+    assert 'action="/admin/catalog/packages"' not in web.get("/admin/catalog").text
+    assert web.post(nsd_state, data={"csrf": viewer, "state": "ENABLED"}).status_code == 403
+
+
+def test_admin_pops_and_compute_nodes_with_their_load(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    csrf = login(web, "ops-admin")
+    bad = web.post("/admin/pops", data={"csrf": csrf, "name": "par1", "public_pool": "nope"})
+    assert bad.status_code == 422 and 'id="err-public_pool"' in bad.text
+    form = {"csrf": csrf, "name": "par1", "public_pool": "198.51.100.128/26"}
+    assert web.post("/admin/pops", data=form, follow_redirects=False).status_code == 303
+    (pop,) = ok(web.get("/api/v1/pops", headers=world["root"]))
+    node = {"csrf": csrf, "pop_id": pop["id"], "name": "par1-n1", "serial": "CN-1",
+            "uplink_address": "198.51.100.11/24", "uplink_gateway": "198.51.100.1",
+            "max_functions": "10"}  # fmt: skip
+    wrong = web.post("/admin/compute_nodes", data={**node, "uplink_gateway": "x"})
+    assert wrong.status_code == 422 and 'id="n-err-uplink_gateway"' in wrong.text
+    assert web.post("/admin/compute_nodes", data=node, follow_redirects=False).status_code == 303
+    (got,) = ok(web.get("/api/v1/compute_nodes", headers=world["root"]))
+    assert got["name"] == "par1-n1" and got["max_functions"] == 10
+    page = web.get("/admin/pops").text
+    assert 'aria-label="load of par1-n1"' in page and "0 / 10" in page
+    assert 'for="n-name"' in page and 'for="f-name"' in page
+    viewer = login(web, "ops-viewer")  # POPs are for operator admins, as in the API
+    assert 'href="/admin/pops"' not in web.get("/admin").text
+    assert web.get("/admin/pops").status_code == 403
+    assert web.post("/admin/pops", data={**form, "csrf": viewer}).status_code == 403
+    login(web, "acme-admin")
+    assert web.get("/admin/pops").status_code == 403
+
+
+def test_admin_registers_agent_device_and_shows_its_activation_code_once(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.support import activate
+
+    root = world["root"]
+    site = create_site(web, root, world["acme"]["tenant"]["id"], "acme-branch", "192.168.11.0/24")
+    csrf = login(web, "ops-admin")
+    page = web.get("/admin/devices").text
+    assert 'for="f-management"' in page and "not yet reported" not in page
+    form = {"csrf": csrf, "name": "acme-branch-cpe", "serial": "SN-AGENT-1",
+            "site_id": site["id"], "wan_address": "203.0.113.9/24",
+            "wan_gateway": "203.0.113.1", "management": "agent"}  # fmt: skip
+    resp = web.post("/admin/devices", data=form)
+    assert resp.status_code == 201 and resp.headers["cache-control"] == "no-store"
+    code = re.search(r'id="activation-code">([^<]+)<', resp.text)
+    assert code
+    page = web.get("/admin/devices").text
+    assert code.group(1) not in page  # shown once only
+    assert "not activated yet" in page and ">never<" in page
+    (dev,) = [
+        d for d in ok(web.get("/api/v1/devices", headers=root)) if d["serial"] == "SN-AGENT-1"
+    ]
+    again = web.post(f"/admin/devices/{dev['id']}/activation_code", data={"csrf": csrf})
+    assert again.status_code == 201 and "valid until" in again.text
+    new = re.search(r'id="activation-code">([^<]+)<', again.text)
+    assert new and new.group(1) != code.group(1)
+    assert activate(web, "SN-AGENT-1", code.group(1)).status_code == 403  # the old one is void
+    assert activate(web, "SN-AGENT-1", new.group(1)).status_code == 200
+    page = web.get("/admin/devices").text
+    assert "activated " in page
+    viewer = login(web, "ops-viewer")
+    assert "New activation code" not in web.get("/admin/devices").text
+    refused = web.post(f"/admin/devices/{dev['id']}/activation_code", data={"csrf": viewer})
+    assert refused.status_code == 403
+
+
+def test_service_page_charts_the_traffic_counters_hosts_report(
+    web: TestClient, world: dict[str, Any], factory: SessionFactory
+) -> None:
+    from cloudcpe.lcm.models import HostDocument, VnfInstance
+    from cloudcpe.store.db import unit_of_work
+
+    ns_id = world["acme"]["ns"]["id"]
+    login(web, "acme-user")
+    assert "No traffic counters yet" in web.get(f"/services/{ns_id}").text
+    (dev,) = [d for d in ok(web.get("/api/v1/devices", headers=world["root"]))
+              if d["serial"] == "SN-acme"]  # fmt: skip
+    with unit_of_work(factory) as s:  # as if instantiated, and the agent had reported
+        fw = VnfInstance(ns_instance_id=ns_id, host_id=dev["id"], position=0, name="fw",
+                         function="firewall", key="k0")  # fmt: skip
+        s.add(fw)
+        s.flush()
+        counters = {"ifname": "ccpe-lan", "rx_bytes": 123456, "tx_bytes": 654321}
+        rule = {"table": "inet ccpe", "chain": "forward", "handle": 7, "comment": "allow-web",
+                "packets": 42, "bytes": 4200}  # fmt: skip
+        sample = {"host": dev["id"], "at": "2026-11-21T10:00:00+00:00",
+                  "functions": [{"owner": fw.id, "namespace": "ccpe-x-k0",
+                                 "interfaces": [counters], "rules": [rule]}]}  # fmt: skip
+        s.add(HostDocument(host_id=dev["id"], telemetry={"sample": sample}))
+    page = web.get(f"/services/{ns_id}").text
+    assert "No traffic counters yet" not in page and "not yet reported" not in page
+    assert 'aria-labelledby="if-fw-title"' in page and 'aria-labelledby="rules-fw-title"' in page
+    assert "<td>allow-web</td><td>42</td><td>4200</td>" in page and "654,321" in page
+    login(web, "globex-user")  # another tenant's service: not found
+    assert web.get(f"/services/{ns_id}").status_code == 404
+
+
+def test_topology_shows_cloud_sites_thin_cpe_and_their_pop(
+    web: TestClient, world: dict[str, Any]
+) -> None:
+    from tests.support import create_cloud_site, create_pop
+
+    root = world["root"]
+    pop = create_pop(web, root, "par1")
+    site = create_cloud_site(
+        web, root, world["acme"]["tenant"]["id"], "acme-cloud", pop["id"], "192.168.12.0/24"
+    )
+    create_device(web, root, site["id"], "acme-thin", serial="SN-thin")
+    login(web, "ops-admin")
+    page = web.get("/admin").text
+    assert "thin CPE acme-thin" in page and "POP par1" in page
+    login(web, "acme-user")  # the tenant sees its cloud site, not the POP's name
+    page = web.get("/portal").text
+    assert "thin CPE acme-thin" in page and "POP par1" not in page

@@ -1,12 +1,15 @@
 """The Network Service Designer's drafts: saved versions of a chain, published to the
 catalog as NS descriptors. Validation is the catalog's own (`validate_chain`).
 
-SOL001 export/import of a design plugs in here once the standards branch lands: a design's
-`chain` is exactly what `NsDescriptorCreate.chain` takes (see `to_descriptor`).
+SOL001: `export_nsd` is a design as an SOL001 NSD (the catalog's chain -> NSD translation,
+as `nsd_content` serves a chain descriptor); `import_nsd` reads one back (the NSD -> chain
+translation of NSD onboarding) and saves it as a new version.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,11 +17,14 @@ from sqlalchemy import ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloudcpe.auth.principal import Principal
+from cloudcpe.catalog import packages, sol001, yamlsafe
 from cloudcpe.catalog.models import NsDescriptor
 from cloudcpe.catalog.schemas import ChainElement, NsDescriptorCreate
 from cloudcpe.catalog.service import create_descriptor, validate_chain
+from cloudcpe.catalog.sol004 import PackageError
 from cloudcpe.errors import FieldError, Invalid, NotFound
 from cloudcpe.inventory.schemas import Name
+from cloudcpe.lcm.render import max_chain_length
 from cloudcpe.store.base import Base, IdMixin
 
 
@@ -89,7 +95,7 @@ def save_design(session: Session, who: Principal, data: DesignSave) -> NsDesign:
 
 
 def to_descriptor(design: NsDesign) -> NsDescriptorCreate:
-    """The catalog form of a design (also the input of a future SOL001 export)."""
+    """The catalog form of a design."""
     return NsDescriptorCreate(
         name=design.name,
         version=str(design.version),
@@ -104,3 +110,61 @@ def publish_design(session: Session, who: Principal, design_id: str) -> NsDescri
     design.published_nsd_id = nsd.id
     session.flush()
     return nsd
+
+
+IMPORT_LIMIT = 1 << 20  # bytes of one NSD YAML file
+
+
+def export_nsd(design: NsDesign) -> str:
+    """The design as an SOL001 NSD YAML (one Function VNF per element, one forwarding path).
+    `customer_params` are a catalog notion with no SOL001 counterpart: they are not exported."""
+    return sol001.chain_to_nsd(
+        design.chain,
+        nsd_id=design.id,
+        name=design.name,
+        version=str(design.version),
+        description=design.description,
+        designer=design.saved_by,
+    )
+
+
+def import_nsd(session: Session, who: Principal, data: bytes, where: list[str]) -> NsDesign:
+    """An SOL001 NSD YAML file as a new version of the design it names. VNFs that are not
+    built-in functions need their VNFD onboarded and enabled for this tenant (or published),
+    as for NSD onboarding. Refusals are `Invalid` at `where` (the form field)."""
+    who.require("manage_tenant", "importing a design")
+
+    def refuse(msg: str) -> Invalid:
+        return Invalid([FieldError(where, msg)])
+
+    if not data:
+        raise refuse("choose an SOL001 NSD YAML file")
+    if len(data) > IMPORT_LIMIT:
+        raise refuse(f"the file is larger than {IMPORT_LIMIT} bytes")
+    entry = "nsd.yaml"
+    try:
+        doc = yamlsafe.load(data, entry)
+        with tempfile.TemporaryDirectory(prefix="ccpe-nsd-") as tmp:
+            (Path(tmp) / entry).write_bytes(data)
+            parsed = sol001.parse_nsd(Path(tmp), entry)
+
+            def vnfd(vnfd_id: str) -> sol001.Vnfd | None:
+                found = packages.lookup_vnfd(session, who.tenant_id, vnfd_id)
+                return found[1] if found else None
+
+            chain = sol001.nsd_chain(parsed, vnfd, max_chain_length())
+    except (yamlsafe.YamlError, PackageError) as exc:
+        raise refuse(str(exc)) from None
+    described = doc.get("description") if isinstance(doc, dict) else None
+    save = DesignSave(
+        name=sol001.element_name(parsed.name),
+        description=str(described or f"SOL001 NSD {parsed.name} {parsed.version}")[:500],
+        chain=[
+            ChainElement(name=el["name"], function=el["function"], params=el["params"])
+            for el in chain
+        ],
+    )
+    try:
+        return save_design(session, who, save)
+    except Invalid as exc:
+        raise Invalid([FieldError(where, f"{e.path()}: {e.msg}") for e in exc.errors]) from None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloudcpe.auth.principal import Principal
@@ -16,7 +17,8 @@ from cloudcpe.catalog import service as catalog
 from cloudcpe.inventory import service as inventory
 from cloudcpe.inventory.models import Device, Site
 from cloudcpe.lcm import service as lcm
-from cloudcpe.lcm.models import LcmOperation, NsInstance
+from cloudcpe.lcm.models import HostDocument, LcmOperation, NsInstance, VnfInstance
+from cloudcpe.nfvi.model import HostTelemetry
 
 STEPS = 3  # every workflow has three steps (place/modify/..., render, apply)
 
@@ -151,3 +153,57 @@ def services_json(session: Session, who: Principal) -> dict[str, dict[str, str]]
         ns.id: {"ns_state": ns.ns_state, "status": service_status(ns, last.get(ns.id))}
         for ns in lcm.list_ns_instances(session, who)
     }
+
+
+# ------------------------------------------------------------------------ traffic counters
+
+
+@dataclass
+class FunctionTraffic:
+    """One function's latest counters, from its host's telemetry sample."""
+
+    name: str
+    function: str
+    at: str
+    interfaces: list[tuple[str, int, int]]  # ifname, rx bytes, tx bytes
+    rules: list[tuple[str, int, int]]  # label, packets, bytes
+
+
+def service_traffic(session: Session, ns: NsInstance) -> list[FunctionTraffic]:
+    """The counters the hosts of a service last reported (agent telemetry, as shown by
+    GET /api/v1/devices/{id}/state), per function in chain order. `ns` is one the caller
+    may see (`lcm.get_ns_instance`)."""
+    vnfs = session.scalars(
+        select(VnfInstance)
+        .where(VnfInstance.ns_instance_id == ns.id)
+        .order_by(VnfInstance.position)
+    ).all()
+    docs = {
+        d.host_id: d
+        for d in session.scalars(
+            select(HostDocument).where(HostDocument.host_id.in_({v.host_id for v in vnfs}))
+        )
+    }
+    out: list[FunctionTraffic] = []
+    for vnf in vnfs:
+        doc = docs.get(vnf.host_id)
+        sample = (doc.telemetry or {}).get("sample") if doc else None
+        if not sample:
+            continue
+        telemetry = HostTelemetry.model_validate(sample)
+        for fn in telemetry.functions:
+            if fn.owner != vnf.id:
+                continue
+            out.append(
+                FunctionTraffic(
+                    name=vnf.name,
+                    function=vnf.function,
+                    at=telemetry.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    interfaces=[(i.ifname, i.rx_bytes, i.tx_bytes) for i in fn.interfaces],
+                    rules=[
+                        (r.comment or f"{r.chain} #{r.handle}", r.packets, r.bytes)
+                        for r in fn.rules
+                    ],
+                )
+            )
+    return out

@@ -3,7 +3,7 @@ Every text is escaped; colours follow the status (see STATUS_COLOURS and app.css
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +63,10 @@ _DEFS = (
 )
 
 
-def topology(sites: Sequence[SiteView]) -> Markup:
-    """Orchestrator -> sites -> devices -> chains, one row per site, coloured by status."""
+def topology(sites: Sequence[SiteView], pops: Mapping[str, str] | None = None) -> Markup:
+    """Orchestrator -> sites -> devices -> chains, one row per site, coloured by status. A
+    cloud site's device is a thin CPE (a tunnel end) and its chains run in a POP (`pops`: POP
+    names by id, for those who may see them)."""
     row_h, width = 90, 1100
     rows = max(len(sites), 1)
     height = 40 + rows * row_h
@@ -97,9 +99,18 @@ def topology(sites: Sequence[SiteView]) -> Markup:
             dv = sv.device
             parts.append(_arrow(390, cy, x, cy))
             parts.append(_box(x, y + 10, 150, 50, dv.status))
-            parts.append(_text(x + 8, y + 30, f"device {dv.device.name}", 12))
+            cloud = sv.site.kind == "cloud"
+            what = "thin CPE" if cloud else "device"
+            parts.append(_text(x + 8, y + 30, f"{what} {dv.device.name}", 12))
             parts.append(_text(x + 8, y + 48, dv.status, 11, fill=colour(dv.status)))
             x += 150
+            if cloud:
+                pop = (pops or {}).get(sv.site.pop_id or "", "")
+                parts.append(_arrow(x, cy, x + 25, cy))
+                parts.append(_box(x + 25, y + 10, 120, 50, "up", rx=14))
+                parts.append(_text(x + 33, y + 30, "POP" + (f" {pop}" if pop else ""), 12))
+                parts.append(_text(x + 33, y + 48, "tunnel", 11))
+                x += 145
             for svc in sv.services[:3]:
                 parts.append(_arrow(x, cy, x + 25, cy))
                 x += 25
@@ -198,3 +209,38 @@ def operations_chart(ops: Sequence[dict[str, Any]]) -> Markup:
 
 def _hhmm(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else ""
+
+
+def counters_chart(
+    chart_id: str, title: str, rows: Sequence[tuple[str, int, int]], series: tuple[str, str]
+) -> Markup:
+    """Two horizontal bars per row (e.g. rx / tx bytes, or packets / bytes), each series
+    scaled to its own largest value; the numbers are written beside the bars."""
+    width, row_h, left = 640, 34, 170
+    height = 30 + row_h * max(len(rows), 1)
+    tops = [max([r[1] for r in rows] + [1]), max([r[2] for r in rows] + [1])]
+    fills = ("#1565c0", "#6a1b9a")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{escape(chart_id)}-title" class="picture counters-chart">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+    ]
+    for k, name in enumerate(series):
+        parts.append(f'<rect x="{left + k * 150}" y="6" width="12" height="10" fill="{fills[k]}"/>')
+        parts.append(_text(left + 16 + k * 150, 15, name, 11))
+    if not rows:
+        parts.append(_text(width / 2, 45, "no counters reported", 13, "middle"))
+    span = width - left - 110
+    for i, (label, *values) in enumerate(rows):
+        y = 26 + i * row_h
+        parts.append(_text(left - 8, y + 18, label[:28], 11, "end"))
+        for k, value in enumerate(values):
+            w = max(1.0, span * value / tops[k])
+            by = y + 4 + k * 13
+            parts.append(
+                f'<rect x="{left}" y="{by}" width="{w:.0f}" height="11" fill="{fills[k]}">'
+                f"<title>{escape(label)} {escape(series[k])}: {value}</title></rect>"
+            )
+            parts.append(_text(left + w + 4, by + 10, f"{value:,}", 10))
+    parts.append("</svg>")
+    return Markup("".join(parts))

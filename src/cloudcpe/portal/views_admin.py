@@ -3,19 +3,40 @@ all services. Operations, users and the audit log are the shared pages."""
 
 from __future__ import annotations
 
+import contextlib
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 
-from cloudcpe.api.deps import SessionDep
+from cloudcpe.api.deps import CatalogDep, FactoryDep, SessionDep, SettingsDep
 from cloudcpe.auth import users
+from cloudcpe.auth.principal import Principal
+from cloudcpe.catalog import nsds, packages
 from cloudcpe.catalog import service as catalog
 from cloudcpe.catalog.schemas import NsDescriptorCreate
-from cloudcpe.errors import Invalid
+from cloudcpe.catalog.sol004 import PackageError
+from cloudcpe.catalog.sol005 import (
+    CreateVnfPkgInfoRequest,
+    NsdInfoModifications,
+    VnfPkgInfoModifications,
+)
+from cloudcpe.errors import Conflict, DomainError, Invalid
+from cloudcpe.inventory import pops
 from cloudcpe.inventory import service as inventory
-from cloudcpe.inventory.schemas import DeviceCreate, SiteCreate, TenantCreate
+from cloudcpe.inventory.schemas import (
+    ComputeNodeCreate,
+    DeviceCreate,
+    PopCreate,
+    SiteCreate,
+    TenantCreate,
+)
+from cloudcpe.placement import load
 from cloudcpe.portal import forms, overview, pictures
 from cloudcpe.portal.web import (
     FormDep,
@@ -27,6 +48,7 @@ from cloudcpe.portal.web import (
     require_operator_pages,
     see_other,
 )
+from cloudcpe.store.db import unit_of_work
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -67,7 +89,7 @@ def dashboard(request: Request, session: SessionDep, visitor: VisitorDep) -> Res
     return render(
         request,
         "admin/dashboard.html",
-        topology=pictures.topology(sites),
+        topology=pictures.topology(sites, _pop_names(session, who)),
         counts=counts,
         ops=ops[:8],
     )
@@ -132,6 +154,7 @@ def _devices_page(request: Request, session: SessionDep, visitor: Visitor, **ctx
         "admin/devices.html",
         devices=[sv for sv in sites if sv.device],
         free_sites=[sv for sv in sites if sv.device is None],
+        issued=ctx.get("issued"),
         errors=ctx.get("errors", {}),
         values=ctx.get("values", {}),
         status_code=ctx.get("status_code", 200),
@@ -145,16 +168,52 @@ def devices(request: Request, session: SessionDep, visitor: VisitorDep) -> Respo
 
 @router.post("/devices")
 def register_device(
-    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, settings: SettingsDep
 ) -> Response:
+    """As POST /api/v1/devices; an agent-managed device's activation code is shown once, in
+    this answer (not stored: only its hash is)."""
     values = _values(form)
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
     try:
-        inventory.create_device(session, _op(visitor).principal, _parse(DeviceCreate, values))
+        created = inventory.create_device(
+            session, _op(visitor).principal, _parse(DeviceCreate, values), ttl
+        )
     except Invalid as exc:
         return _devices_page(
             request, session, visitor, errors=field_errors(exc), values=values, status_code=422
         )
-    return see_other("/admin/devices")
+    if created.activation_code is None:
+        return see_other("/admin/devices")
+    session.flush()
+    issued = {"device": created.name, "serial": created.serial, "code": created.activation_code}
+    return _no_store(_devices_page(request, session, visitor, issued=issued, status_code=201))
+
+
+@router.post("/devices/{device_id}/activation_code")
+def reissue_activation_code(
+    request: Request,
+    session: SessionDep,
+    visitor: WriterDep,
+    settings: SettingsDep,
+    device_id: str,
+) -> Response:
+    """As POST /api/v1/devices/{id}/activation_code: the previous code stops working."""
+    who = _op(visitor).principal
+    ttl = timedelta(seconds=settings.activation_ttl_seconds)
+    new = inventory.new_activation_code(session, who, device_id, ttl)
+    device = inventory.get_device(session, who, device_id)
+    issued = {
+        "device": device.name,
+        "serial": device.serial,
+        "code": new.activation_code,
+        "expires_at": new.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    return _no_store(_devices_page(request, session, visitor, issued=issued, status_code=201))
+
+
+def _no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 # -------------------------------------------------------------------------------- sites
@@ -192,6 +251,82 @@ def create_site(
     return see_other("/admin/sites")
 
 
+# ------------------------------------------------------------------ POPs, compute nodes
+
+
+def _pop_names(session: SessionDep, who: Principal) -> dict[str, str]:
+    """POP names for those who may read POPs (operator admins, as in the API)."""
+    return {p.id: p.name for p in pops.list_pops(session, who)} if who.can("operate") else {}
+
+
+def _pops_page(request: Request, session: SessionDep, visitor: Visitor, **ctx: Any) -> Response:
+    """As GET /api/v1/pops and /api/v1/compute_nodes: the same views, with their load (and
+    the same rule: operator admins only)."""
+    who = _op(visitor).principal
+    found = pops.list_pops(session, who)
+    nodes = load.compute_node_views(session, pops.list_compute_nodes(session, who))
+    return render(
+        request,
+        "admin/pops.html",
+        pops=[load.pop_view(session, pop) for pop in found],
+        nodes=nodes,
+        pop_errors=ctx.get("pop_errors", {}),
+        pop_values=ctx.get("pop_values", {}),
+        node_errors=ctx.get("node_errors", {}),
+        node_values=ctx.get("node_values", {}),
+        status_code=ctx.get("status_code", 200),
+    )
+
+
+@router.get("/pops", response_class=HTMLResponse)
+def pops_page(request: Request, session: SessionDep, visitor: VisitorDep) -> Response:
+    return _pops_page(request, session, visitor)
+
+
+@router.post("/pops")
+def create_pop(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+) -> Response:
+    values = _values(form)
+    try:
+        pops.create_pop(session, _op(visitor).principal, _parse(PopCreate, values))
+    except Invalid as exc:
+        return _pops_page(
+            request,
+            session,
+            visitor,
+            pop_errors=field_errors(exc),
+            pop_values=values,
+            status_code=422,
+        )
+    return see_other("/admin/pops")
+
+
+@router.post("/compute_nodes")
+def create_compute_node(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+) -> Response:
+    values = _values(form)
+    body = {k: v for k, v in values.items() if k != "pop_id"}
+    try:
+        pops.create_compute_node(
+            session,
+            _op(visitor).principal,
+            values.get("pop_id", ""),
+            _parse(ComputeNodeCreate, body),
+        )
+    except Invalid as exc:
+        return _pops_page(
+            request,
+            session,
+            visitor,
+            node_errors=field_errors(exc),
+            node_values=values,
+            status_code=422,
+        )
+    return see_other("/admin/pops")
+
+
 # ------------------------------------------------------------------------------ catalog
 
 
@@ -201,7 +336,9 @@ def _catalog_page(request: Request, session: SessionDep, visitor: Visitor, **ctx
         request,
         "admin/catalog.html",
         descriptors=catalog.list_descriptors(session, who),
+        packages=packages.list_packages(session, who),
         tenants={t.id: t.name for t in inventory.list_tenants(session, who)},
+        notice=ctx.get("notice"),
         errors=ctx.get("errors", {}),
         values=ctx.get("values", {}),
         status_code=ctx.get("status_code", 200),
@@ -231,8 +368,116 @@ def create_descriptor(
 
 
 @router.post("/catalog/{nsd_id}/delete")
-def delete_descriptor(session: SessionDep, visitor: WriterDep, nsd_id: str) -> Response:
-    catalog.delete_descriptor(session, _op(visitor).principal, nsd_id)
+def delete_descriptor(
+    request: Request, session: SessionDep, visitor: WriterDep, config: CatalogDep, nsd_id: str
+) -> Response:
+    """As DELETE /api/v1/ns_descriptors/{id} (its stored SOL001 content goes too)."""
+    try:
+        catalog.delete_descriptor(session, _op(visitor).principal, nsd_id, config.store)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
+    return see_other("/admin/catalog")
+
+
+def _state(form: FormDep) -> str:
+    state = str(form.get("state", ""))
+    if state not in ("ENABLED", "DISABLED"):
+        raise Invalid.at(["body", "state"], "ENABLED or DISABLED")
+    return state
+
+
+@router.post("/catalog/{nsd_id}/state")
+def descriptor_state(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, nsd_id: str
+) -> Response:
+    """Enable / disable a descriptor, as PATCH /nsd/v1/ns_descriptors/{id}."""
+    who = _op(visitor).principal
+    who.require("operate", "enabling or disabling a descriptor")
+    mods = NsdInfoModifications.model_validate({"nsdOperationalState": _state(form)})
+    try:
+        nsds.modify(session, who, nsd_id, mods)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
+    return see_other("/admin/catalog")
+
+
+# -------------------------------------------------------------- catalog: VNF packages
+
+
+@router.post("/catalog/packages")
+async def onboard_package(
+    request: Request,
+    session: SessionDep,
+    visitor: WriterDep,
+    form: FormDep,
+    factory: FactoryDep,
+    config: CatalogDep,
+) -> Response:
+    """Create a VNF package and onboard its SOL004 zip, as POST /vnfpkgm/v1/vnf_packages then
+    PUT .../package_content. A refused package stays listed in ERROR with the reason."""
+    who = _op(visitor).principal
+    upload = form.get("package")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        errors = {"package": "choose an SOL004 VNF package (a zip)"}
+        return _catalog_page(request, session, visitor, errors=errors, status_code=422)
+    who.require("operate", "onboarding a VNF package")
+
+    def create() -> str:
+        with unit_of_work(factory) as s:
+            return packages.create_package(s, who, CreateVnfPkgInfoRequest()).id
+
+    pkg_id = await run_in_threadpool(create)
+    dest = await run_in_threadpool(packages.start_upload, factory, config, who, pkg_id)
+    try:
+        await run_in_threadpool(_copy, upload, dest, config.limits.max_upload_bytes)
+    except BaseException as exc:
+        await run_in_threadpool(packages.fail_upload, factory, config, pkg_id, exc)
+        if not isinstance(exc, DomainError):
+            raise
+        return see_other(f"/admin/catalog#pkg-{pkg_id}")
+    # a refusal is recorded on the package (ERROR, onboardingFailureDetails), shown in the list
+    with contextlib.suppress(DomainError):
+        await run_in_threadpool(packages.process_upload, factory, config, pkg_id)
+    return see_other(f"/admin/catalog#pkg-{pkg_id}")
+
+
+def _copy(upload: UploadFile, dest: Path, limit: int) -> None:
+    upload.file.seek(0)
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise PackageError(f"the package is larger than {limit} bytes")
+            out.write(chunk)
+
+
+@router.post("/catalog/packages/{pkg_id}/state")
+def package_state(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep, pkg_id: str
+) -> Response:
+    """Enable / disable an onboarded package, as PATCH /vnfpkgm/v1/vnf_packages/{id}."""
+    who = _op(visitor).principal
+    who.require("operate", "enabling or disabling a VNF package")
+    mods = VnfPkgInfoModifications.model_validate({"operationalState": _state(form)})
+    try:
+        packages.modify(session, who, pkg_id, mods)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
+    return see_other("/admin/catalog")
+
+
+@router.post("/catalog/packages/{pkg_id}/delete")
+def delete_package(
+    request: Request, session: SessionDep, visitor: WriterDep, config: CatalogDep, pkg_id: str
+) -> Response:
+    """As DELETE /vnfpkgm/v1/vnf_packages/{id}: refused (409) while ENABLED or IN_USE."""
+    who = _op(visitor).principal
+    who.require("operate", "deleting a VNF package")
+    try:
+        packages.delete_package(session, config, who, pkg_id)
+    except Conflict as exc:
+        return _catalog_page(request, session, visitor, notice=exc.detail, status_code=409)
     return see_other("/admin/catalog")
 
 

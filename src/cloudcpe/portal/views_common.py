@@ -193,6 +193,26 @@ def _service_page(
         ops=ops,
         chain_svg=pictures.chain(view.functions, view.status),
         chart_svg=pictures.operations_chart(ops),
+        traffic=[
+            (
+                t,
+                pictures.counters_chart(
+                    f"if-{t.name}",
+                    f"Bytes per interface of {t.name}",
+                    t.interfaces,
+                    ("received", "sent"),
+                ),
+                pictures.counters_chart(
+                    f"rules-{t.name}",
+                    f"Matches per firewall rule of {t.name}",
+                    t.rules,
+                    ("packets", "bytes"),
+                )
+                if t.function == "firewall"
+                else None,
+            )
+            for t in overview.service_traffic(session, ns)
+        ],
         firewalls=firewalls,
         rule_rows=rows,
         errors=errors or {},

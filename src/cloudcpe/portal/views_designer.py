@@ -1,8 +1,9 @@
 """The Network Service Designer: a page (designer.js) and its JSON calls, which use the
 catalog's own validation, saved versions and publishing.
 
-SOL001 export/import: the standards branch adds it; the hook is `designs.to_descriptor`
-(a design's catalog form) and a future `/designer/{id}/export` beside `publish` here.
+SOL001: `/designer/{id}/export.yaml` downloads a saved version as an SOL001 NSD YAML;
+`/designer/import` (a form upload) saves an SOL001 NSD YAML as a new version, its refusal
+shown next to the file field.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from cloudcpe.api.deps import SessionDep
 from cloudcpe.catalog import designs
 from cloudcpe.catalog import service as catalog
 from cloudcpe.errors import DomainError, FieldError, Invalid
-from cloudcpe.portal.web import VisitorDep, WriterDep, render
+from cloudcpe.portal.web import FormDep, VisitorDep, WriterDep, render, see_other
 
 router = APIRouter(prefix="/designer", include_in_schema=False)
 
@@ -26,6 +28,17 @@ router = APIRouter(prefix="/designer", include_in_schema=False)
 @router.get("", response_class=HTMLResponse)
 def designer(
     request: Request, session: SessionDep, visitor: VisitorDep, design: str = ""
+) -> Response:
+    return _page(request, session, visitor, design)
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    visitor: VisitorDep,
+    design: str = "",
+    status_code: int = 200,
+    import_error: str | None = None,
 ) -> Response:
     who = visitor.principal
     saved = designs.list_designs(session, who)
@@ -38,6 +51,8 @@ def designer(
     return render(
         request,
         "designer/designer.html",
+        status_code=status_code,
+        import_error=import_error,
         designs=saved,
         current=current,
         functions_json=_script_json(catalog.list_functions()),
@@ -98,3 +113,28 @@ def publish(session: SessionDep, visitor: WriterDep, design_id: str) -> JSONResp
     except DomainError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     return JSONResponse({"nsd_id": nsd.id, "name": nsd.name, "version": nsd.version})
+
+
+@router.get("/{design_id}/export.yaml")
+def export(session: SessionDep, visitor: VisitorDep, design_id: str) -> Response:
+    design = designs.get_design(session, visitor.principal, design_id)
+    return Response(
+        designs.export_nsd(design),
+        media_type="application/yaml",
+        headers={
+            "Content-Disposition": f'attachment; filename="{design.name}-v{design.version}.yaml"'
+        },
+    )
+
+
+@router.post("/import")
+async def import_nsd(
+    request: Request, session: SessionDep, visitor: WriterDep, form: FormDep
+) -> Response:
+    upload = form.get("nsd")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    try:
+        saved = designs.import_nsd(session, visitor.principal, data, ["nsd"])
+    except Invalid as exc:
+        return _page(request, session, visitor, status_code=422, import_error=exc.errors[0].msg)
+    return see_other(f"/designer?design={saved.id}")
