@@ -66,6 +66,10 @@ class Principal:
     def can_see(self, tenant_id: str | None) -> bool:
         return self.is_operator or tenant_id == self.tenant_id
 
+    def require_catalog_change(self, action: str) -> None:
+        """The published catalog is an operator admin's; a tenant's private one its admin's."""
+        self.require("operate" if self.is_operator else "manage_tenant", action)
+
     def require_operator(self, action: str) -> None:
         """Operator-wide changes: only an operator admin."""
         if not self.is_operator:

@@ -88,9 +88,11 @@ def vnf_pkg_ids(session: Session, nsd_ids: list[str]) -> dict[str, list[str]]:
 def _owned(who: Principal, nsd: NsDescriptor, action: str) -> None:
     if nsd.tenant_id is None and not who.is_operator:
         raise Forbidden(f"{action} a published NS descriptor needs an operator token")
+    who.require_catalog_change(f"{action} an NS descriptor")
 
 
 def create_nsd_info(session: Session, who: Principal, data: CreateNsdInfoRequest) -> NsDescriptor:
+    who.require_catalog_change("creating an NS descriptor")
     ident = new_id()
     nsd = NsDescriptor(
         id=ident,

@@ -77,9 +77,11 @@ def usage_of(session: Session, pkg: VnfPackage) -> str:
 def _owned(who: Principal, pkg: VnfPackage, action: str) -> None:
     if pkg.tenant_id is None and not who.is_operator:
         raise Forbidden(f"{action} a published VNF package needs an operator token")
+    who.require_catalog_change(f"{action} a VNF package")
 
 
 def create_package(session: Session, who: Principal, data: CreateVnfPkgInfoRequest) -> VnfPackage:
+    who.require_catalog_change("creating a VNF package")
     pkg = VnfPackage(tenant_id=who.tenant_id, user_defined_data=data.user_defined_data or {})
     session.add(pkg)
     session.flush()
