@@ -24,7 +24,10 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         return engine
     if not pooled:
         return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # as many kept connections as the API's worker threads (anyio's 40) can use at once:
+    # overflow connections are closed on return, and reopening one per request under load
+    # (thousands of agents) costs a PostgreSQL backend start each time
+    return create_engine(url, pool_pre_ping=True, pool_size=30, max_overflow=10)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -26,7 +26,7 @@ from cloudcpe.agent.protocol import (
 from cloudcpe.api.deps import SessionDep
 from cloudcpe.inventory.enrolment import AgentIdentity, resolve_agent
 from cloudcpe.nfvi.model import HostDesiredState
-from cloudcpe.store.db import SessionFactory
+from cloudcpe.store.db import SessionFactory, unit_of_work
 
 router = APIRouter(tags=["agent"])
 _bearer = HTTPBearer(
@@ -105,7 +105,17 @@ def _document_unless(factory: SessionFactory, who: AgentIdentity, after: int) ->
 
 
 @router.post("/report", response_model=ReportAck)
-def report(data: Report, session: SessionDep, who: AgentDep) -> object:
+async def report(request: Request, data: Report, who: AgentDep) -> object:
     """Observed state, heartbeat and telemetry, batched. Idempotent: duplicates and reports
     arriving out of order never replace a newer observation."""
-    return controller.record_report(session, who, data)
+    factory: SessionFactory = request.app.state.session_factory
+    # one unit of work opened, committed and closed in one worker thread (not a generator
+    # dependency, whose teardown needs a second thread: with thousands of agents reporting
+    # at once, every thread could wait for a connection held by a session waiting for a
+    # thread to close it)
+    return await in_thread(lambda: _record(factory, who, data))
+
+
+def _record(factory: SessionFactory, who: AgentIdentity, data: Report) -> ReportAck:
+    with unit_of_work(factory) as s:
+        return controller.record_report(s, who, data)
