@@ -229,13 +229,12 @@ def modify(
     if mods.nsd_operational_state is None and mods.user_defined_data is None:
         raise Invalid.at(["body"], "give nsdOperationalState and/or userDefinedData")
     if mods.nsd_operational_state is not None:
-        if nsd.onboarding_state != ONBOARDED:
-            raise Conflict(
-                f"the descriptor is {nsd.onboarding_state}: only an ONBOARDED descriptor can be "
-                "enabled or disabled"
-            )
-        if nsd.operational_state == mods.nsd_operational_state:
-            raise Conflict(f"the descriptor is already {nsd.operational_state}")
+        onboarding.check_state_change(
+            "descriptor",
+            nsd.onboarding_state,
+            nsd.operational_state,
+            mods.nsd_operational_state,
+        )
         nsd.operational_state = mods.nsd_operational_state
         notify.nsd(session, nsd, "NsdChangeNotification")
     if mods.user_defined_data is not None:

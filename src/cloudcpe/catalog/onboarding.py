@@ -20,6 +20,7 @@ from cloudcpe.catalog.models import (
     CREATED,
     DISABLED,
     ERROR,
+    ONBOARDED,
     PROCESSING,
     UPLOADING,
     NsDescriptor,
@@ -90,3 +91,13 @@ def fail(
             row.onboarding_state = ERROR
             row.operational_state = DISABLED
             row.onboarding_failure = problem(exc)
+
+
+def check_state_change(noun: str, onboarding_state: str, current: str, wanted: str) -> None:
+    """Enabling or disabling a package or descriptor: only when ONBOARDED, and only a change."""
+    if onboarding_state != ONBOARDED:
+        raise Conflict(
+            f"the {noun} is {onboarding_state}: only an ONBOARDED {noun} can be enabled or disabled"
+        )
+    if current == wanted:
+        raise Conflict(f"the {noun} is already {current}")

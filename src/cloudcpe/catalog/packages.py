@@ -241,13 +241,9 @@ def modify(
     if mods.operational_state is None and mods.user_defined_data is None:
         raise Invalid.at(["body"], "give operationalState and/or userDefinedData")
     if mods.operational_state is not None:
-        if pkg.onboarding_state != ONBOARDED:
-            raise Conflict(
-                f"the package is {pkg.onboarding_state}: only an ONBOARDED package can be "
-                "enabled or disabled"
-            )
-        if pkg.operational_state == mods.operational_state:
-            raise Conflict(f"the package is already {pkg.operational_state}")
+        onboarding.check_state_change(
+            "package", pkg.onboarding_state, pkg.operational_state, mods.operational_state
+        )
         pkg.operational_state = mods.operational_state
         notify.package(session, pkg, "OP_STATE_CHANGE")
     if mods.user_defined_data is not None:
